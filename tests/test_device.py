@@ -1,0 +1,57 @@
+import random
+
+import numpy as np
+import pytest
+import torch
+
+import kbook
+
+
+def test_cpu_when_no_accelerator(monkeypatch):
+    monkeypatch.delenv("KBOOK_DEVICE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert kbook.device() == torch.device("cpu")
+
+
+def test_mps_before_cpu(monkeypatch):
+    monkeypatch.delenv("KBOOK_DEVICE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert kbook.device() == torch.device("mps")
+
+
+def test_cuda_first(monkeypatch):
+    monkeypatch.delenv("KBOOK_DEVICE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert kbook.device() == torch.device("cuda")
+
+
+def test_preference_and_environment_override(monkeypatch):
+    monkeypatch.setenv("KBOOK_DEVICE", "cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert kbook.device() == torch.device("cpu")
+    assert kbook.device("meta") == torch.device("meta")
+
+
+def test_autocast_is_a_no_op_off_cuda():
+    assert not kbook.bf16_supported("cpu")
+    with kbook.autocast("cpu"):
+        out = torch.ones(2, 2) @ torch.ones(2, 2)
+    assert out.dtype == torch.float32
+
+
+def test_seed_everything_repeats_all_generators():
+    def draw():
+        return random.random(), np.random.rand(), torch.rand(1).item()
+
+    kbook.seed_everything(123)
+    first = draw()
+    kbook.seed_everything(123)
+    assert draw() == first
+
+
+def test_seed_must_be_a_non_negative_int():
+    with pytest.raises(ValueError, match="non-negative int"):
+        kbook.seed_everything(-1)

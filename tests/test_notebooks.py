@@ -1,0 +1,80 @@
+"""Every notebook follows the book's conventions (the notebooks themselves run under nbval)."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+_spec = importlib.util.spec_from_file_location("sync", ROOT / "scripts" / "sync_install_cell.py")
+sync = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(sync)
+
+NOTEBOOKS = sync.notebooks()
+
+
+def toc_files() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries:
+            if "file" in entry:
+                files.append(entry["file"])
+            walk(entry.get("sections", []) + entry.get("chapters", []))
+
+    walk(toc.get("parts", []))
+    return files
+
+
+def test_there_are_notebooks():
+    assert len(NOTEBOOKS) >= 2
+
+
+def test_install_cells_match_config():
+    source = sync.install_source()
+    assert "git+https://" in source
+    stale = [p.name for p in NOTEBOOKS
+             if nbformat.writes(sync.synced(nbformat.read(p, as_version=4), source)) + "\n"
+             != p.read_text()]
+    assert not stale, f"out of sync with _config.yml: {stale}; run scripts/sync_install_cell.py"
+
+
+def test_a_changed_url_is_detected(tmp_path):
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    config["repository"]["url"] = "https://example.org/fork/kbook"
+    (tmp_path / "_config.yml").write_text(yaml.safe_dump(config))
+    nb = nbformat.read(NOTEBOOKS[0], as_version=4)
+    assert sync.synced(nb, sync.install_source(tmp_path / "_config.yml")) != \
+        nbformat.read(NOTEBOOKS[0], as_version=4)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_conventions(path):
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
+    assert "What you will learn" in nb.cells[0].source and "Prerequisites" in nb.cells[0].source
+    assert sync.TAG in code[0].metadata.get("tags", []), "first code cell must install kbook"
+    params = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+    assert len(params) == 1, "exactly one cell tagged 'parameters'"
+    assert "PROFILE = None" in params[0].source and "SEED = 0" in params[0].source
+    assert not any(c.get("outputs") or c.get("execution_count") for c in code), "stored outputs"
+    check = max(i for i, c in enumerate(nb.cells) if c.cell_type == "markdown"
+                and re.search(r"^## Check\s*$", c.source, re.MULTILINE))
+    check_code = next(c for c in nb.cells[check:] if c.cell_type == "code")
+    assert "assert" in check_code.source, "the Check cell must assert"
+    assert any("kbook.profile(PROFILE)" in c.source for c in code)
+
+
+def test_every_notebook_and_page_is_in_the_toc():
+    listed = toc_files()
+    for path in NOTEBOOKS:
+        assert path.relative_to(ROOT).with_suffix("").as_posix() in listed, path
+    for entry in listed:
+        assert (ROOT / f"{entry}.md").exists() or (ROOT / f"{entry}.ipynb").exists(), entry

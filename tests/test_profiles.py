@@ -1,0 +1,45 @@
+import pytest
+import torch
+
+import kbook
+
+
+def test_argument_wins_over_environment(monkeypatch):
+    monkeypatch.setenv("KBOOK_PROFILE", "gpu")
+    assert kbook.profile("smoke") == "smoke"
+
+
+def test_environment_used_when_no_argument(monkeypatch):
+    monkeypatch.setenv("KBOOK_PROFILE", "cpu")
+    assert kbook.profile() == "cpu"
+    assert kbook.profile(None) == "cpu"
+
+
+def test_automatic_follows_cuda(monkeypatch):
+    monkeypatch.delenv("KBOOK_PROFILE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert kbook.profile() == "gpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert kbook.profile() == "cpu"
+
+
+@pytest.mark.parametrize("bad", ["fast", "GPU", ""])
+def test_bad_argument_lists_valid_values(bad):
+    with pytest.raises(ValueError, match="'smoke', 'cpu', 'gpu'"):
+        kbook.profile(bad)
+
+
+def test_bad_environment_value_names_the_variable(monkeypatch):
+    monkeypatch.setenv("KBOOK_PROFILE", "tiny")
+    with pytest.raises(ValueError, match="KBOOK_PROFILE.*'smoke', 'cpu', 'gpu'"):
+        kbook.profile()
+
+
+def test_pick_returns_the_profile_config():
+    configs = {"smoke": 1, "cpu": 2, "gpu": 3}
+    assert [kbook.pick(configs, p) for p in kbook.PROFILES] == [1, 2, 3]
+
+
+def test_pick_needs_every_profile():
+    with pytest.raises(KeyError, match="gpu"):
+        kbook.pick({"smoke": 1, "cpu": 2}, "cpu")

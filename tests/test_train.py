@@ -1,0 +1,137 @@
+"""kbook.train.fit and kbook.checkpoint: learning, exact resume, safe checkpoints."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+import torch
+from torch import nn
+
+import kbook
+from kbook import checkpoint
+from kbook.checkpoint import CheckpointError
+
+TRUE_W = torch.tensor([[2.0, -1.0, 0.5]])
+
+
+def make_model(seed: int) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(3, 16), nn.Tanh(), nn.Dropout(0.1), nn.Linear(16, 1))
+
+
+def get_batch(step: int):
+    x = torch.randn(32, 3)  # drawn from the global generator: resume must restore it
+    return x, x @ TRUE_W.T + 0.01 * torch.randn(32, 1)
+
+
+def mse(model, batch):
+    x, y = batch
+    return nn.functional.mse_loss(model(x), y)
+
+
+def run(steps, path=None, seed=0, every=0, **kw):
+    model = make_model(seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-2)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=25, gamma=0.5)
+    history = kbook.fit(model, opt, get_batch, mse, steps, device="cpu", scheduler=sched,
+                        checkpoint_path=path, checkpoint_every=every, progress=False, **kw)
+    return model, history
+
+
+def test_loss_falls_and_evaluation_is_recorded():
+    x_val, y_val = get_batch(0)
+
+    def evaluate(model):
+        return {"val_loss": nn.functional.mse_loss(model(x_val), y_val).item()}
+
+    kbook.seed_everything(0)
+    _, history = run(60, evaluate=evaluate, eval_every=20)
+    assert len(history.loss) == 60 and history.step == list(range(1, 61))
+    assert sum(history.loss[-10:]) / 10 < 0.2 * sum(history.loss[:10]) / 10
+    assert history.eval_step == [20, 40, 60]
+    assert history.metrics["val_loss"][-1] < history.metrics["val_loss"][0]
+
+
+def test_resume_continues_exactly_like_an_uninterrupted_run(tmp_path):
+    kbook.seed_everything(1)
+    full_model, full = run(20)
+
+    kbook.seed_everything(1)
+    path = tmp_path / "ckpt.pt"
+    run(10, path=path, every=5)
+    torch.rand(1000)  # disturb every generator between the two sessions
+    kbook.seed_everything(999)
+    resumed_model, resumed = run(20, path=path, seed=42)  # different init: must be overwritten
+
+    assert resumed.loss == full.loss  # bit-for-bit identical, not merely close
+    assert resumed.step == full.step
+    for p, q in zip(full_model.parameters(), resumed_model.parameters(), strict=True):
+        assert torch.equal(p, q)
+
+
+def test_truncated_checkpoint_gives_a_clear_error(tmp_path):
+    path = tmp_path / "ckpt.pt"
+    kbook.seed_everything(0)
+    run(3, path=path)
+    blob = path.read_bytes()
+    path.write_bytes(blob[: len(blob) // 2])
+    with pytest.raises(CheckpointError, match=r"truncated, corrupt.*Delete it"):
+        run(6, path=path)
+
+
+def test_checkpoint_save_is_atomic(tmp_path, monkeypatch):
+    path = tmp_path / "ckpt.pt"
+    checkpoint.save(path, {"x": torch.arange(3)})
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt("power cut")
+
+    monkeypatch.setattr(torch, "save", crash)
+    with pytest.raises(KeyboardInterrupt):
+        checkpoint.save(path, {"x": torch.arange(5)})
+    assert torch.equal(checkpoint.load(path)["x"], torch.arange(3))  # old checkpoint intact
+    assert [p.name for p in tmp_path.iterdir()] == ["ckpt.pt"]  # no temp file left
+
+
+class Payload:
+    def __reduce__(self):
+        return (print, ("this must never run",))
+
+
+def test_load_refuses_arbitrary_objects(tmp_path):
+    path = tmp_path / "evil.pt"
+    path.write_bytes(pickle.dumps({"x": Payload()}, protocol=2))
+    with pytest.raises(CheckpointError):
+        checkpoint.load(path)
+
+
+def test_missing_checkpoint_and_bad_steps(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        checkpoint.load(tmp_path / "nothing.pt")
+    with pytest.raises(ValueError, match="steps must be >= 0"):
+        run(-1)
+
+
+def test_gradient_clipping_bounds_the_update():
+    model = nn.Linear(1, 1, bias=False)
+    nn.init.zeros_(model.weight)
+    opt = torch.optim.SGD(model.parameters(), lr=1.0)
+
+    def huge(model, _):
+        return 1000.0 * model(torch.ones(1, 1)).sum()
+
+    kbook.fit(model, opt, lambda step: None, huge, 1, grad_clip=0.5, device="cpu", progress=False)
+    assert model.weight.item() == pytest.approx(-0.5)
+
+
+def test_compile_is_skipped_off_cuda(capsys):
+    model = nn.Linear(2, 2)
+    assert kbook.train.maybe_compile(model, torch.device("cpu")) is model
+    assert "skipped" in capsys.readouterr().out
+
+
+def test_to_device_handles_nested_batches():
+    batch = {"x": torch.ones(1), "pair": (torch.zeros(1), [torch.ones(2)]), "n": 3}
+    moved = kbook.train.to_device(batch, torch.device("cpu"))
+    assert moved["n"] == 3 and torch.equal(moved["pair"][1][0], torch.ones(2))
