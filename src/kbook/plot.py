@@ -69,28 +69,34 @@ def expression_graph(root: Value, ax: plt.Axes | None = None) -> plt.Axes:
     """
     order = root.topological_order()
     depth: dict[int, int] = {}
-    for node in order:
-        depth[id(node)] = 1 + max((depth[id(p)] for p, _ in node.parents), default=-1)
-    rows: dict[int, int] = {}
-    pos = {}
-    for node in order:
-        d = depth[id(node)]
-        pos[id(node)] = (d, -rows.get(d, 0))
-        rows[d] = rows.get(d, 0) + 1
-    ax = ax or plt.subplots(figsize=(2.3 * (max(depth.values()) + 1), 1.3 * max(rows.values()) + 1))[1]
+    height: dict[int, float] = {}
+    leaves = 0
+    for node in order:  # inputs come first, so every parent is placed before its child
+        ids = [id(p) for p, _ in node.parents]
+        depth[id(node)] = 1 + max((depth[i] for i in ids), default=-1)
+        if ids:
+            height[id(node)] = sum(height[i] for i in ids) / len(ids)
+        else:
+            height[id(node)] = -leaves
+            leaves += 1
+    pos = {i: (depth[i] * 1.6, height[i]) for i in depth}
+    width = 1.6 * (max(depth.values()) + 1)
+    ax = ax or plt.subplots(figsize=(1.6 * width + 1, 1.1 * leaves + 0.6))[1]
     for node in order:
         x1, y1 = pos[id(node)]
         for parent, local in node.parents:
             x0, y0 = pos[id(parent)]
-            ax.annotate("", xy=(x1 - 0.32, y1), xytext=(x0 + 0.32, y0),
-                        arrowprops=dict(arrowstyle="->", color="0.5"))
-            ax.text((x0 + x1) / 2, (y0 + y1) / 2 + 0.08, f"{local:.3g}", fontsize=7,
-                    color="tab:red", ha="center")
+            ax.annotate("", xy=(x1 - 0.45, y1), xytext=(x0 + 0.45, y0),
+                        arrowprops=dict(arrowstyle="->", color="0.55", shrinkA=0, shrinkB=0))
+            ax.text(x0 + 0.45 + 0.35 * (x1 - x0 - 0.9), y0 + 0.35 * (y1 - y0) + 0.1, f"{local:.3g}",
+                    fontsize=8, color="tab:red", ha="center")
         name = node.label or node.op or "const"
+        if node.label and node.op:
+            name = f"{node.label} = {node.op}"
         ax.text(x1, y1, f"{name}\ndata {node.data:.4g}\ngrad {node.grad:.4g}", ha="center",
                 va="center", fontsize=8, bbox=dict(boxstyle="round", fc="lightyellow", ec="0.4"))
     xs = [p[0] for p in pos.values()]
     ys = [p[1] for p in pos.values()]
-    ax.set(xlim=(min(xs) - 0.6, max(xs) + 0.6), ylim=(min(ys) - 0.6, max(ys) + 0.6))
+    ax.set(xlim=(min(xs) - 0.7, max(xs) + 0.7), ylim=(min(ys) - 0.6, max(ys) + 0.6))
     ax.axis("off")
     return ax
