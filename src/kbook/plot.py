@@ -39,7 +39,7 @@ def image_grid(images: torch.Tensor, ncols: int = 8, titles: list[str] | None = 
         img = images[i]
         if img.dim() == 3:
             img = img.permute(1, 2, 0).squeeze(-1)
-        ax.imshow(img, cmap="gray" if img.dim() == 2 else None)
+        ax.imshow(img.numpy(), cmap="gray" if img.dim() == 2 else None)
         if titles:
             ax.set_title(titles[i], fontsize=8)
     fig.tight_layout()
@@ -55,7 +55,9 @@ def decision_regions(predict: Callable[[torch.Tensor], torch.Tensor], X: torch.T
     xs, ys = torch.linspace(lo[0], hi[0], steps), torch.linspace(lo[1], hi[1], steps)
     gx, gy = torch.meshgrid(xs, ys, indexing="xy")
     grid = torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=1)
-    ax.contourf(gx, gy, predict(grid).reshape(gx.shape).float(), alpha=0.3, cmap="coolwarm")
+    regions = predict(grid).reshape(gx.shape).float()
+    ax.contourf(gx.numpy(), gy.numpy(), regions.cpu().numpy(), alpha=0.3, cmap="coolwarm")
+    X, y = X.cpu().numpy(), y.cpu().numpy()
     ax.scatter(X[:, 0], X[:, 1], c=y, cmap="coolwarm", s=14, edgecolors="k", linewidths=0.4)
     ax.set(title=title, xticks=[], yticks=[])
     return ax

@@ -1,0 +1,146 @@
+"""One small training loop for every notebook in the book.
+
+You supply what is specific to a lesson (a model, an optimizer, how to get batch number
+``step``, how to compute the loss) and ``fit`` does the rest: device moves, bf16 autocast on
+CUDA, gradient clipping, periodic evaluation, a progress bar, a history for plotting, and
+checkpoints that resume exactly where an uninterrupted run would be.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from . import checkpoint
+from .device import autocast
+from .device import device as default_device
+
+
+@dataclass
+class History:
+    """What happened during training, ready to plot."""
+
+    step: list[int] = field(default_factory=list)
+    loss: list[float] = field(default_factory=list)
+    eval_step: list[int] = field(default_factory=list)
+    metrics: dict[str, list[float]] = field(default_factory=dict)
+
+    def log_eval(self, step: int, metrics: dict[str, float]) -> None:
+        self.eval_step.append(step)
+        for name, value in metrics.items():
+            self.metrics.setdefault(name, []).append(float(value))
+
+
+def to_device(batch: Any, dev: torch.device) -> Any:
+    """Move every tensor in a (possibly nested) tuple, list or dict to ``dev``."""
+    if isinstance(batch, torch.Tensor):
+        return batch.to(dev, non_blocking=True)
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(to_device(b, dev) for b in batch)
+    if isinstance(batch, dict):
+        return {k: to_device(v, dev) for k, v in batch.items()}
+    return batch
+
+
+def maybe_compile(model: torch.nn.Module, dev: torch.device) -> torch.nn.Module:
+    """``torch.compile`` the model on CUDA; elsewhere return it unchanged (compiling a small
+    model on a CPU or MPS costs more time than it saves, and is not supported everywhere)."""
+    if dev.type != "cuda" or not hasattr(torch, "compile"):
+        print(f"torch.compile skipped on {dev.type}: running the model eagerly")
+        return model
+    return torch.compile(model)
+
+
+def fit(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    get_batch: Callable[[int], Any],
+    loss_fn: Callable[[torch.nn.Module, Any], torch.Tensor],
+    steps: int,
+    *,
+    evaluate: Callable[[torch.nn.Module], dict[str, float]] | None = None,
+    eval_every: int = 0,
+    grad_clip: float | None = None,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+    device: torch.device | str | None = None,
+    compile: bool = False,
+    checkpoint_path: str | os.PathLike | None = None,
+    checkpoint_every: int = 0,
+    progress: bool = True,
+) -> History:
+    """Train ``model`` for ``steps`` optimizer steps and return its :class:`History`.
+
+    ``get_batch(step)`` returns batch number ``step`` (tensors are moved to the device);
+    ``loss_fn(model, batch)`` returns a scalar loss. ``evaluate(model)`` is called under
+    ``torch.no_grad()`` in eval mode every ``eval_every`` steps and after the last one.
+    With ``checkpoint_path``, state is saved every ``checkpoint_every`` steps and at the end;
+    if the file already exists, training resumes from it.
+    """
+    if steps < 0:
+        raise ValueError(f"steps must be >= 0, got {steps}")
+    dev = torch.device(device) if device is not None else default_device()
+    model.to(dev)
+    forward = maybe_compile(model, dev) if compile else model
+    history, start = History(), 0
+    if checkpoint_path is not None and os.path.exists(checkpoint_path):
+        start, history = _restore(checkpoint_path, model, optimizer, scheduler)
+
+    def run_eval(step: int) -> None:
+        model.eval()
+        with torch.no_grad(), autocast(dev):
+            history.log_eval(step, evaluate(forward))
+        model.train()
+
+    model.train()
+    bar = tqdm(range(start, steps), initial=start, total=steps, disable=not progress,
+               desc="training", mininterval=1.0)
+    for step in bar:
+        batch = to_device(get_batch(step), dev)
+        with autocast(dev):
+            loss = loss_fn(forward, batch)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        done = step + 1
+        history.step.append(done)
+        history.loss.append(loss.item())
+        bar.set_postfix(loss=f"{history.loss[-1]:.4f}", refresh=False)
+        if evaluate is not None and (done == steps or (eval_every and done % eval_every == 0)):
+            run_eval(done)
+        if checkpoint_path is not None and (
+            done == steps or (checkpoint_every and done % checkpoint_every == 0)
+        ):
+            _save(checkpoint_path, done, history, model, optimizer, scheduler)
+    bar.close()
+    return history
+
+
+def _save(path, step, history, model, optimizer, scheduler) -> None:
+    checkpoint.save(path, {
+        "step": step,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict() if scheduler is not None else None,
+        "history": asdict(history),
+        "rng": checkpoint.rng_state(),
+    })
+
+
+def _restore(path, model, optimizer, scheduler) -> tuple[int, History]:
+    state = checkpoint.load(path)  # on the CPU: RNG states must stay there
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    if scheduler is not None and state["scheduler"] is not None:
+        scheduler.load_state_dict(state["scheduler"])
+    checkpoint.set_rng_state(state["rng"])
+    print(f"resumed from {path} at step {state['step']}")
+    return state["step"], History(**state["history"])

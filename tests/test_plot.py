@@ -1,0 +1,50 @@
+"""The shared plots draw what they are given and reject what they cannot draw."""
+
+import matplotlib.pyplot as plt
+import pytest
+import torch
+
+import kbook
+from kbook.scalar import Value
+
+
+def test_loss_curves_draws_train_and_eval_losses():
+    history = kbook.History(step=[1, 2, 3], loss=[3.0, 2.0, 1.0], eval_step=[3],
+                            metrics={"val_loss": [1.5], "accuracy": [0.9]})
+    ax = kbook.plot.loss_curves(history)
+    labels = [line.get_label() for line in ax.get_lines()]
+    assert labels == ["train loss (per step)", "val_loss"]  # accuracy is not a loss
+    plt.close("all")
+
+
+@pytest.mark.parametrize("shape", [(5, 28, 28), (5, 3, 16, 16), (5, 1, 8, 8)])
+def test_image_grid_lays_out_every_image(shape):
+    fig = kbook.plot.image_grid(torch.rand(shape), ncols=4)
+    assert len(fig.axes) == 8 and sum(bool(ax.images) for ax in fig.axes) == 5
+    plt.close(fig)
+
+
+def test_image_grid_names_the_expected_shape():
+    with pytest.raises(ValueError, match=r"\(N, H, W\) or \(N, C, H, W\), got \(28, 28\)"):
+        kbook.plot.image_grid(torch.rand(28, 28))
+
+
+def test_decision_regions_and_expression_graph_draw():
+    X, y = kbook.toy.two_moons(50)
+    ax = kbook.plot.decision_regions(lambda g: (g[:, 1] > 0.25).long(), X, y)
+    assert ax.collections  # filled contours and the scatter
+    a, b = Value(2.0, label="a"), Value(3.0, label="b")
+    out = (a * b).tanh()
+    out.backward()
+    ax = kbook.plot.expression_graph(out)
+    texts = [t.get_text() for t in ax.texts]
+    assert any(t.startswith("a\ndata 2") for t in texts) and len(ax.texts) >= 4 + 3
+    plt.close("all")
+
+
+def test_two_moons_is_balanced_and_reproducible():
+    X, y = kbook.toy.two_moons(101, seed=3)
+    assert X.shape == (101, 2) and y.bincount().tolist() == [51, 50]
+    assert torch.equal(X, kbook.toy.two_moons(101, seed=3)[0])
+    with pytest.raises(ValueError, match="at least 2"):
+        kbook.toy.two_moons(1)
