@@ -1,0 +1,416 @@
+"""The DQN, REINFORCE policy and neural-style-transfer models of Part 3 (kbook.models)."""
+
+from __future__ import annotations
+
+import sys
+import urllib.error
+import warnings
+
+import pytest
+import torch
+
+from kbook.models import dqn, policy
+from kbook.models import style_transfer as st
+from kbook.scratch import rl
+
+BF16 = dict(device_type="cpu", dtype=torch.bfloat16)
+
+
+# ---------------------------------------------------------------------------------------------- DQN
+
+
+def test_q_network_shapes_and_wrong_shape_errors():
+    torch.manual_seed(0)
+    net = dqn.QNetwork(dqn.DQNConfig(obs_size=4, n_actions=3, hidden_sizes=(8, 8)))
+    assert net(torch.randn(5, 4)).shape == (5, 3)
+    with pytest.raises(ValueError, match=r"shape \(batch, 4\).*\(5, 3\)"):
+        net(torch.randn(5, 3))
+    with pytest.raises(ValueError, match=r"shape \(batch, 4\)"):
+        net(torch.randn(4))
+    with pytest.raises(ValueError, match="float"):
+        net(torch.ones(5, 4, dtype=torch.long))
+
+
+def fill(buffer: dqn.ReplayBuffer, values: range) -> None:
+    """Transition i: obs [i, i, ...], action i % 2, reward i, next_obs obs + 0.5, terminated if i % 3 == 0."""
+    for i in values:
+        obs = [float(i)] * buffer.obs_size
+        buffer.add(obs, i % 2, float(i), [x + 0.5 for x in obs], i % 3 == 0)
+
+
+def test_replay_buffer_overwrites_the_oldest_transitions():
+    buffer = dqn.ReplayBuffer(capacity=3, obs_size=2)
+    fill(buffer, range(2))
+    assert len(buffer) == 2
+    fill(buffer, range(2, 5))
+    assert len(buffer) == 3
+    assert sorted(buffer.rewards.tolist()) == [2.0, 3.0, 4.0]  # 0 and 1 were overwritten
+    assert buffer.rewards[0] == 3.0 and buffer.rewards[1] == 4.0 and buffer.position == 2
+    with pytest.raises(ValueError, match=r"obs of shape \(2,\), got \(3,\)"):
+        buffer.add([0.0, 0.0, 0.0], 0, 0.0, [0.0, 0.0], False)
+
+
+def test_replay_buffer_samples_only_stored_transitions_reproducibly():
+    buffer = dqn.ReplayBuffer(capacity=10, obs_size=4)
+    fill(buffer, range(1, 7))  # slots 6 to 9 stay empty (all zeros, reward 0)
+    batch = buffer.sample(6, generator=torch.Generator().manual_seed(0))
+    expected = {"obs": ((6, 4), torch.float32), "actions": ((6,), torch.int64),
+                "rewards": ((6,), torch.float32), "next_obs": ((6, 4), torch.float32),
+                "terminated": ((6,), torch.bool)}
+    for name, (shape, dtype) in expected.items():
+        assert getattr(batch, name).shape == shape and getattr(batch, name).dtype == dtype, name
+    generator = torch.Generator().manual_seed(1)
+    many = [buffer.sample(6, generator=generator) for _ in range(50)]
+    seen = {r for b in many for r in b.rewards.tolist()}
+    assert seen == {1.0, 2.0, 3.0, 4.0, 5.0, 6.0}  # stored ones only, and each of them
+    for b in many:  # each row is one whole transition, never a mix of slots
+        assert torch.equal(b.obs, b.rewards[:, None].expand(6, 4))
+        assert torch.equal(b.next_obs, b.obs + 0.5)
+        assert torch.equal(b.actions, b.rewards.long() % 2)
+        assert torch.equal(b.terminated, b.rewards.long() % 3 == 0)
+    again = buffer.sample(6, generator=torch.Generator().manual_seed(0))
+    assert all(torch.equal(a, b) for a, b in zip(batch, again, strict=True))
+    assert not torch.equal(batch.rewards, many[0].rewards)  # another seed, another draw
+    with pytest.raises(ValueError, match=r"batch_size must lie in \[1, 6\]"):
+        buffer.sample(7)
+
+
+def test_epsilon_greedy_and_its_schedule():
+    q = torch.tensor([[0.0, 1.0, 0.5]]).repeat(4000, 1)
+    assert (dqn.epsilon_greedy(q, 0.0) == 1).all()
+    actions = dqn.epsilon_greedy(q, 1.0, generator=torch.Generator().manual_seed(0))
+    frequencies = torch.bincount(actions, minlength=3) / 4000
+    assert ((frequencies - 1 / 3).abs() < 0.03).all(), frequencies
+    half = dqn.epsilon_greedy(q, 0.5, generator=torch.Generator().manual_seed(0))
+    assert abs((half == 1).float().mean().item() - (0.5 + 0.5 / 3)) < 0.03  # greedy, or random and lucky
+    assert torch.equal(half, dqn.epsilon_greedy(q, 0.5, generator=torch.Generator().manual_seed(0)))
+    schedule = [dqn.linear_epsilon(s, 1.0, 0.1, 100) for s in (0, 50, 100, 1000)]
+    assert schedule == pytest.approx([1, 0.55, 0.1, 0.1])
+    with pytest.raises(ValueError, match="epsilon"):
+        dqn.epsilon_greedy(q, 1.5)
+
+
+def test_double_dqn_target_differs_from_vanilla_and_matches_hand_computation():
+    rewards, terminated = torch.tensor([1.0, 0.5]), torch.tensor([False, False])
+    next_q_target = torch.tensor([[5.0, 2.0], [0.0, 4.0]])
+    next_q_online = torch.tensor([[1.0, 3.0], [2.0, 1.0]])  # the online net prefers actions 1 and 0
+    vanilla = dqn.td_target(rewards, terminated, next_q_target, 0.9)
+    double = dqn.td_target(rewards, terminated, next_q_target, 0.9, next_q_online)
+    torch.testing.assert_close(vanilla, torch.tensor([1 + 0.9 * 5, 0.5 + 0.9 * 4]))
+    torch.testing.assert_close(double, torch.tensor([1 + 0.9 * 2, 0.5 + 0.9 * 0]))
+    with pytest.raises(ValueError, match=r"next_q_online of shape \(2, 2\)"):
+        dqn.td_target(rewards, terminated, next_q_target, 0.9, next_q_online[:, :1])
+
+
+def test_terminal_transitions_do_not_bootstrap():
+    rewards, terminated = torch.tensor([1.0, 1.0]), torch.tensor([True, False])
+    next_q = torch.tensor([[7.0, 9.0], [7.0, 9.0]])
+    for online in (None, next_q):
+        y = dqn.td_target(rewards, terminated, next_q, 0.99, online)
+        assert y[0] == 1.0 and y[1] == pytest.approx(1 + 0.99 * 9)
+
+
+def small_batch(generator: torch.Generator, n: int = 16) -> dqn.Transitions:
+    g = generator
+    return dqn.Transitions(torch.randn(n, 4, generator=g), torch.randint(2, (n,), generator=g),
+                           torch.randn(n, generator=g), torch.randn(n, 4, generator=g),
+                           torch.rand(n, generator=g) < 0.25)
+
+
+def test_dqn_loss_is_huber_on_q_sa_and_never_trains_through_the_target():
+    torch.manual_seed(0)
+    config = dqn.DQNConfig(hidden_sizes=(16,))
+    online, target = dqn.QNetwork(config), dqn.QNetwork(config)
+    batch = small_batch(torch.Generator().manual_seed(1))
+    for double in (False, True):
+        online.zero_grad()
+        loss = dqn.dqn_loss(online, target, batch, 0.9, double=double)
+        loss.backward()
+        grads = [p.grad.clone() for p in online.parameters()]
+        assert all(p.grad is None for p in target.parameters())
+        # by hand: targets are constants, the loss is the mean Huber loss of q(s, a) - y
+        online.zero_grad()
+        q_sa = online(batch.obs)[torch.arange(16), batch.actions]
+        with torch.no_grad():
+            nq = target(batch.next_obs)
+            best = online(batch.next_obs).argmax(1) if double else nq.argmax(1)
+            y = batch.rewards + 0.9 * nq[torch.arange(16), best] * (~batch.terminated)
+        err = (q_sa - y).abs()
+        manual = torch.where(err < 1, 0.5 * err**2, err - 0.5).mean()
+        manual.backward()
+        torch.testing.assert_close(loss, manual)
+        for g, p in zip(grads, online.parameters(), strict=True):
+            torch.testing.assert_close(g, p.grad)
+    assert not torch.allclose(dqn.dqn_loss(online, target, batch, 0.9, double=True),
+                              dqn.dqn_loss(online, target, batch, 0.9, double=False))
+
+
+def test_soft_update_interpolates_and_hard_update_copies():
+    torch.manual_seed(0)
+    config = dqn.DQNConfig(hidden_sizes=(8,))
+    online, target = dqn.QNetwork(config), dqn.QNetwork(config)
+    before = {k: v.clone() for k, v in target.state_dict().items()}
+    online_state = {k: v.clone() for k, v in online.state_dict().items()}
+    dqn.soft_update(target, online, tau=0.25)
+    for k, v in target.state_dict().items():
+        torch.testing.assert_close(v, 0.75 * before[k] + 0.25 * online_state[k], rtol=0, atol=1e-6)
+        assert not torch.equal(v, before[k])
+        assert torch.equal(online.state_dict()[k], online_state[k])  # the online net is untouched
+    dqn.hard_update(target, online)
+    assert all(torch.equal(v, online_state[k]) for k, v in target.state_dict().items())
+    with pytest.raises(ValueError, match="same architecture"):
+        dqn.soft_update(dqn.QNetwork(dqn.DQNConfig(hidden_sizes=(9,))), online, 0.5)
+
+
+def test_q_network_overfits_one_batch():
+    torch.manual_seed(0)
+    config = dqn.DQNConfig(hidden_sizes=(64, 64))
+    online, target = dqn.QNetwork(config), dqn.QNetwork(config)
+    batch = small_batch(torch.Generator().manual_seed(2))
+    optimizer = torch.optim.Adam(online.parameters(), lr=3e-3)
+    for _ in range(300):  # gamma = 0: the targets are the fixed rewards, a plain regression
+        loss = dqn.dqn_loss(online, target, batch, gamma=0.0)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert loss.item() < 1e-6
+
+
+def test_dqn_under_bf16_autocast():
+    torch.manual_seed(0)
+    config = dqn.DQNConfig(hidden_sizes=(16,))
+    online, target = dqn.QNetwork(config), dqn.QNetwork(config)
+    batch = small_batch(torch.Generator().manual_seed(3))
+    with torch.autocast(**BF16):
+        q = online(batch.obs)
+        loss = dqn.dqn_loss(online, target, batch, 0.99, double=True)
+    assert q.shape == (16, 2) and q.dtype == torch.bfloat16
+    assert loss.dtype == torch.float32 and torch.isfinite(loss)
+    loss.backward()
+    assert all(torch.isfinite(p.grad).all() for p in online.parameters())
+
+
+# ------------------------------------------------------------------------------------------ policy
+
+
+def test_policy_shapes_and_wrong_shape_error():
+    torch.manual_seed(0)
+    net = policy.PolicyNetwork(policy.PolicyConfig(obs_size=4, n_actions=3, hidden_sizes=(8,)))
+    dist = net(torch.randn(5, 4))
+    assert isinstance(dist, torch.distributions.Categorical)
+    assert dist.probs.shape == (5, 3) and dist.sample().shape == (5,)
+    torch.testing.assert_close(dist.probs.sum(1), torch.ones(5))
+    with pytest.raises(ValueError, match=r"shape \(batch, 4\).*\(2, 5\)"):
+        net(torch.randn(2, 5))
+
+
+def test_discounted_returns_reuse_the_scratch_recursion():
+    by_hand = torch.tensor([1 + 0.9 + 0.81, 1 + 0.9, 1.0])
+    torch.testing.assert_close(policy.discounted_returns([1.0, 1.0, 1.0], 0.9), by_hand)
+    rewards = torch.tensor([0.0, -1.0, 2.0, 0.5])
+    expected = torch.tensor(rl.returns_to_go(rewards.tolist(), 0.5), dtype=torch.float32)
+    torch.testing.assert_close(policy.discounted_returns(rewards, 0.5), expected)
+    with pytest.raises(ValueError, match=r"shape \(T,\)"):
+        policy.discounted_returns(torch.zeros(2, 3), 0.9)
+
+
+def test_normalize_returns():
+    g = policy.normalize_returns(torch.tensor([1.0, 2.0, 3.0, 10.0]))
+    assert g.mean().abs() < 1e-6 and (g.std(correction=0) - 1).abs() < 1e-6
+    assert torch.equal(policy.normalize_returns(torch.full((3,), 5.0)), torch.zeros(3))  # no NaN
+
+
+def test_reinforce_gradient_is_the_score_function_estimate():
+    theta = torch.tensor([0.3, -1.0, 0.5], requires_grad=True)
+    actions, returns = torch.tensor([0, 2, 2, 1]), torch.tensor([1.0, -2.0, 0.5, 3.0], requires_grad=True)
+    log_probs = torch.distributions.Categorical(logits=theta.expand(4, 3)).log_prob(actions)
+    loss = policy.reinforce_loss(log_probs, returns, baseline=0.5)
+    loss.backward()
+    estimate = ((returns.detach() - 0.5)[:, None] * rl.score(theta.detach(), actions)).sum(0)
+    torch.testing.assert_close(theta.grad, -estimate)
+    assert returns.grad is None  # returns are constants
+    with pytest.raises(ValueError, match=r"scalar baseline or one of shape \(4,\)"):
+        policy.reinforce_loss(log_probs, returns, baseline=torch.zeros(3))
+    with pytest.raises(ValueError, match=r"same shape \(T,\)"):
+        policy.reinforce_loss(log_probs, returns[:3])
+
+
+def test_reinforce_on_a_fixed_batch_learns_the_rewarded_action():
+    torch.manual_seed(0)
+    net = policy.PolicyNetwork(policy.PolicyConfig(obs_size=4, n_actions=3, hidden_sizes=(16,)))
+    states = torch.randn(6, 4, generator=torch.Generator().manual_seed(0))
+    rewarded = torch.tensor([0, 1, 2, 0, 1, 2])  # each state has its own rewarded action
+    obs, wanted = states.repeat(16, 1), rewarded.repeat(16)  # the fixed batch: 16 copies of each state
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-2)
+    for _ in range(200):  # one-step episodes: act, get reward 1 for the rewarded action, else 0
+        dist = net(obs)
+        actions = dist.sample()
+        returns = policy.normalize_returns((actions == wanted).float())
+        loss = policy.reinforce_loss(dist.log_prob(actions), returns)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    p = net(states).probs[torch.arange(6), rewarded]
+    assert p.min() > 0.98, p
+
+
+def test_policy_under_bf16_autocast():
+    torch.manual_seed(0)
+    net = policy.PolicyNetwork(policy.PolicyConfig(hidden_sizes=(16,)))
+    with torch.autocast(**BF16):
+        dist = net(torch.randn(8, 4))
+        actions = dist.sample()
+        loss = policy.reinforce_loss(dist.log_prob(actions), torch.randn(8))
+    assert dist.probs.dtype == torch.float32 and actions.shape == (8,)
+    assert torch.isfinite(loss)
+    loss.backward()
+    assert all(torch.isfinite(p.grad).all() for p in net.parameters())
+
+
+# ---------------------------------------------------------------------------------- style transfer
+
+
+@pytest.fixture
+def empty_hub(tmp_path, monkeypatch):
+    """An empty torch hub cache, and a download function that records calls and fails like no network."""
+    calls = []
+
+    def no_network(*args, **kwargs):
+        calls.append(args)
+        raise urllib.error.URLError("simulated: no network")
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", no_network)
+    return tmp_path / "hub", calls
+
+
+FALLBACK_SHAPES = {"relu1_1": (1, 16, 32, 32), "relu2_1": (1, 32, 16, 16), "relu3_1": (1, 64, 8, 8),
+                   "relu4_1": (1, 128, 4, 4), "relu4_2": (1, 128, 4, 4), "relu5_1": (1, 128, 2, 2)}
+
+
+def test_extractor_falls_back_offline_when_weights_are_not_cached(empty_hub):
+    _, calls = empty_hub
+    rng_state = torch.random.get_rng_state()
+    with pytest.warns(UserWarning, match="randomly initialised"):
+        extractor = st.FeatureExtractor(download=False)
+    assert calls == []  # download=False never tries the network
+    assert extractor.source == st.FALLBACK and "random-vgg-fallback" in str(extractor)
+    assert "not in the torch hub cache" in extractor.fallback_reason
+    assert torch.equal(torch.random.get_rng_state(), rng_state)  # its own seeded generator
+    again = st.FeatureExtractor(pretrained=False)
+    assert again.fallback_reason == "pretrained=False"
+    assert all(torch.equal(a, b) for a, b in zip(extractor.parameters(), again.parameters(), strict=True))
+    image = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    features = extractor(image)
+    assert {name: tuple(f.shape) for name, f in features.items()} == FALLBACK_SHAPES
+    assert all(not p.requires_grad for p in extractor.parameters())
+
+
+def test_extractor_falls_back_when_the_download_fails(empty_hub):
+    _, calls = empty_hub
+    with pytest.warns(UserWarning, match="simulated: no network"):
+        extractor = st.FeatureExtractor(download=True)
+    assert len(calls) == 1 and extractor.source == st.FALLBACK
+    assert "simulated: no network" in extractor.fallback_reason
+
+
+def test_extractor_falls_back_without_torchvision(empty_hub, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torchvision.models", None)  # makes the import fail
+    with pytest.warns(UserWarning, match="torchvision is not installed"):
+        extractor = st.FeatureExtractor(download=True)
+    assert extractor.source == st.FALLBACK
+
+
+def test_extractor_loads_cached_weights_into_the_named_layers(empty_hub):
+    hub, calls = empty_hub
+    # A stand-in for torchvision's file: its keys ("features.<index>.weight") and shapes, random values.
+    torch.manual_seed(0)
+    state = {f"features.{i}.{p}": torch.randn(getattr(layer, p).shape)
+             for i, layer in enumerate(st.vgg_layers()) if isinstance(layer, torch.nn.Conv2d)
+             for p in ("weight", "bias")}
+    (hub / "checkpoints").mkdir(parents=True)
+    _, path = st.vgg19_weights_path()
+    assert path.parent == hub / "checkpoints" and path.name == "vgg19-dcbb9e9d.pth"
+    torch.save(state, path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        extractor = st.FeatureExtractor(download=False)
+    assert calls == [] and extractor.source == st.PRETRAINED and extractor.fallback_reason is None
+    # torchvision's indices: conv1_1 is features.0, conv4_2 features.21, conv5_1 features.28
+    for name, index in (("conv1_1", 0), ("conv4_2", 21), ("conv5_1", 28)):
+        layer = getattr(extractor.layers, name)
+        assert torch.equal(layer.weight, state[f"features.{index}.weight"])
+        assert torch.equal(layer.bias, state[f"features.{index}.bias"])
+    assert len(extractor.layers) == st.VGG19_LAYERS.index("relu5_1") + 1  # nothing after the deepest layer
+    path.unlink()  # 80 MB: do not leave it in pytest's kept temporary folders
+
+
+def test_extractor_keeps_pre_relu_features_and_normalises_with_imagenet_statistics():
+    config = st.StyleTransferConfig(content_layers=("conv1_1",), style_layers=("relu1_1",))
+    extractor = st.FeatureExtractor(config, pretrained=False)
+    assert len(extractor.layers) == 2
+    image = torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    features = extractor(image)
+    assert (features["conv1_1"] < 0).any()  # the ReLU did not overwrite it in place
+    torch.testing.assert_close(features["relu1_1"], features["conv1_1"].clamp(min=0))
+    mean, std = (torch.tensor(stat).view(1, 3, 1, 1) for stat in (st.IMAGENET_MEAN, st.IMAGENET_STD))
+    torch.testing.assert_close(features["conv1_1"], extractor.layers.conv1_1((image - mean) / std))
+
+
+def test_extractor_rejects_bad_layers_and_shapes():
+    with pytest.raises(ValueError, match="relu9_9"):
+        st.FeatureExtractor(st.StyleTransferConfig(style_layers=("relu9_9",)), pretrained=False)
+    extractor = st.FeatureExtractor(pretrained=False)
+    with pytest.raises(ValueError, match=r"shape \(batch, 3, H, W\) with H, W >= 16, got .*\(3, 32, 32\)"):
+        extractor(torch.rand(3, 32, 32))
+    with pytest.raises(ValueError, match=r"H, W >= 16, got .*\(1, 3, 8, 8\)"):
+        extractor(torch.rand(1, 3, 8, 8))
+
+
+def images() -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    content = torch.nn.functional.avg_pool2d(torch.rand(1, 3, 36, 36, generator=g), 5, stride=1)[0]  # smooth
+    content[:, :4], content[:, -4:] = 0.0, 1.0  # black and white bands, at the edges of the valid range
+    stripes = (torch.arange(40) // 4 % 2).float()
+    colour = torch.tensor([1.0, 0.3, 0.1])[:, None, None]
+    style = (0.2 + 0.6 * stripes[None, :, None] * colour).expand(3, 40, 40)
+    return content, style.contiguous()
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
+def test_stylize_lowers_the_total_loss(optimizer):
+    torch.manual_seed(0)
+    content, style = images()
+    extractor = st.FeatureExtractor(pretrained=False)
+    image, history = st.stylize(content, style, steps=10, progress=False, extractor=extractor,
+                                optimizer=optimizer)
+    assert image.shape == content.shape == (3, 32, 32)
+    assert image.min() >= 0 and image.max() <= 1 and not image.requires_grad
+    assert all(len(v) == 11 for v in history.values())
+    assert history["content"][0] == 0.0  # it starts from the content image
+    total = torch.tensor(history["total"])
+    torch.testing.assert_close(total, torch.tensor(history["content"]) + 1e3 * torch.tensor(history["style"]))
+    assert total[-1] < 0.9 * total[0], history["total"]
+    assert history["style"][-1] < 0.75 * history["style"][0], history["style"]
+
+
+def test_stylize_under_bf16_autocast_and_from_noise():
+    content, style = images()
+    extractor = st.FeatureExtractor(pretrained=False)
+    with torch.autocast(**BF16):
+        image, history = st.stylize(content[None], style, steps=3, progress=False, extractor=extractor,
+                                    init="noise", generator=torch.Generator().manual_seed(0))
+    assert image.shape == (1, 3, 32, 32) and image.dtype == torch.float32
+    assert all(torch.isfinite(torch.tensor(v)).all() for v in history.values())
+    assert history["content"][0] > 0  # noise is not the content image
+
+
+def test_stylize_rejects_bad_inputs():
+    content, style = images()
+    extractor = st.FeatureExtractor(pretrained=False)
+    with pytest.raises(ValueError, match=r"content .*\(3, H, W\) or \(1, 3, H, W\), got .*\(4, 32, 32\)"):
+        st.stylize(torch.rand(4, 32, 32), style, extractor=extractor)
+    with pytest.raises(ValueError, match=r"style pixel values in \[0, 1\]"):
+        st.stylize(content, style * 255, extractor=extractor)
+    with pytest.raises(ValueError, match="optimizer 'adam' or 'lbfgs'"):
+        st.stylize(content, style, extractor=extractor, optimizer="sgd")
