@@ -27,7 +27,7 @@ def install_source(config_path: Path = ROOT / "_config.yml") -> str:
     return (
         "# Install kbook when it is missing (as on Colab); a local install is left alone.\n"
         "# Written by scripts/sync_install_cell.py from _config.yml: edit those, not this cell.\n"
-        "import importlib.util, subprocess, sys\n"
+        "import importlib.util\nimport subprocess\nimport sys\n"
         "\n"
         'if importlib.util.find_spec("kbook") is None:\n'
         f'    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "{spec}"], check=True)'
