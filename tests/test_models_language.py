@@ -310,6 +310,18 @@ def test_bf16_autocast_on_cpu(model):
         assert model.generate(x[:, :2], max_new_tokens=3).shape == (4, 5)
 
 
+@pytest.mark.parametrize("cell", ["rnn", "lstm"])
+def test_recurrent_state_stays_float32_under_autocast(cell):
+    model = tiny_rnn(cell)
+    x, y = learnable_batch()
+    with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+        _, _, state = model(x[:, :8], y[:, :8])
+        _, loss, state = model(x[:, 8:], y[:, 8:], state=detach_state(state))
+    for tensor in state if isinstance(state, tuple) else (state,):
+        assert tensor.dtype == torch.float32
+    loss.backward()
+
+
 # --- bad input ----------------------------------------------------------------------------------------
 
 def test_gpt_rejects_sequences_longer_than_block_size():

@@ -69,12 +69,15 @@ class CharRNN(nn.Module):
         to -1 are ignored), or None without targets. ``state`` is the state left by the previous
         chunk (None starts from zeros); the returned state continues from the last time step.
         For truncated backpropagation through time pass ``detach_state(state)`` to the next
-        chunk, so that gradients stop at the chunk boundary.
+        chunk, so that gradients stop at the chunk boundary. The state is float32, also under autocast.
         """
         batch, _ = check_token_ids(idx, self.config.vocab_size)
         if state is not None:
             self._check_state(state, batch)
-        out, state = self.rnn(self.embedding(idx), state)
+        # The recurrence runs in float32 even under autocast: rounding errors compound over time
+        # steps, and cuDNN's recurrent kernels accept bfloat16 only in recent versions.
+        with torch.autocast(device_type=idx.device.type, enabled=False):
+            out, state = self.rnn(self.embedding(idx).float(), state)
         logits = self.head(self.drop(out))
         loss = None if targets is None else language_model_loss(logits, targets, idx)
         return logits, loss, state
