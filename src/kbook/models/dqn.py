@@ -8,7 +8,8 @@ network trained on the temporal-difference (TD) target
 
 using two stabilisers: an experience *replay buffer* that breaks the correlation between
 consecutive transitions, and a *target network* theta_target, a lagged copy of the online
-network, updated by a hard copy every few thousand steps or softly (Polyak averaging).
+network, updated by a hard copy every C steps (C = 10,000 in the Nature paper) or softly
+(Polyak averaging).
 Double DQN (van Hasselt, Guez & Silver, 2016) lets the online network choose the next action
 and the target network value it, which reduces the max operator's overestimation:
 

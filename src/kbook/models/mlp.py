@@ -2,7 +2,7 @@
 
 The kind of network Rumelhart, Hinton & Williams (1986) trained with backpropagation, with
 optional dropout (Srivastava et al., 2014) after each hidden activation. Chapter 3.1 uses it
-on toy 2-D data and on flattened MNIST images.
+on toy 2-D data; an exercise of chapter 3.2 trains it on flattened MNIST images.
 
 Shapes: input ``(batch, input_size)`` float; an input ``(batch, *dims)`` whose trailing
 dimensions multiply to ``input_size`` is flattened first, so MNIST images of shape
