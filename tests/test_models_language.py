@@ -170,6 +170,7 @@ def test_gpt_init_scales_residual_projections():
     fc = model.blocks[0].mlp.c_fc.weight.std().item()
     assert abs(fc - 0.02) < 0.001
     assert abs(proj - 0.02 / 4) < 0.0005  # 0.02 / sqrt(2 * 8 layers)
+    assert abs(model.blocks[0].attn.c_proj.weight.std().item() - 0.02 / 4) < 0.0005  # both residual writers
     assert all((b.attn.c_attn.bias == 0).all() for b in model.blocks)
 
 
@@ -322,6 +323,26 @@ def test_recurrent_state_stays_float32_under_autocast(cell):
     loss.backward()
 
 
+@pytest.mark.parametrize("cell", CELLS)
+def test_char_rnn_runs_in_the_weights_dtype(cell):
+    model = tiny_rnn(cell).double()
+    x, y = learnable_batch()
+    logits, loss, state = model(x, y)
+    assert logits.dtype == torch.float64 and loss.dtype == torch.float64
+    assert all(t.dtype == torch.float64 for t in (state if isinstance(state, tuple) else (state,)))
+
+
+@pytest.mark.parametrize("model", models(), ids=["rnn", "lstm", "gpt"])
+def test_interrupted_generate_restores_training_mode(model, monkeypatch):
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(f"{type(model).__module__}.sample_next", interrupt)
+    model.train()
+    with pytest.raises(KeyboardInterrupt):
+        model.generate(random_ids(1, 2), max_new_tokens=3)
+    assert model.training, "generate left the model in eval mode: dropout would be off in later training"
+
+
 # --- bad input ----------------------------------------------------------------------------------------
 
 def test_gpt_rejects_sequences_longer_than_block_size():
@@ -341,6 +362,9 @@ def test_bad_token_ids_are_rejected(model):
         model(torch.tensor([[0, VOCAB]]))
     with pytest.raises(ValueError, match=r"targets of shape \(batch, time\) = \(2, 3\).*got \(2, 4\)"):
         model(random_ids(2, 3), random_ids(2, 4))
+    for bad in (VOCAB, -2):
+        with pytest.raises(ValueError, match=rf"targets in \[0, {VOCAB}\) or -1 \(ignored\), got values"):
+            model(random_ids(1, 3), torch.tensor([[0, bad, 1]]))
     with pytest.raises(ValueError, match="top_k must be None or an int in"):
         model.generate(random_ids(1, 2), max_new_tokens=1, top_k=VOCAB + 1)
     with pytest.raises(ValueError, match="temperature must be a positive"):

@@ -12,6 +12,7 @@ import torch
 from kbook.models import dqn, policy
 from kbook.models import style_transfer as st
 from kbook.scratch import rl
+from kbook.scratch import style as sc
 
 BF16 = dict(device_type="cpu", dtype=torch.bfloat16)
 
@@ -184,8 +185,13 @@ def test_dqn_under_bf16_autocast():
     with torch.autocast(**BF16):
         q = online(batch.obs)
         loss = dqn.dqn_loss(online, target, batch, 0.99, double=True)
-    assert q.shape == (16, 2) and q.dtype == torch.bfloat16
+    assert q.shape == (16, 2) and q.dtype == torch.float32  # Q-values are never rounded to bfloat16
     assert loss.dtype == torch.float32 and torch.isfinite(loss)
+    with torch.no_grad():
+        online.net.net[-1].bias.fill_(90.0)  # Q near 100, where bfloat16's steps are 0.5
+        exact = online(batch.obs)
+        with torch.autocast(**BF16):
+            assert (online(batch.obs) - exact).abs().max() < 1e-4
     loss.backward()
     assert all(torch.isfinite(p.grad).all() for p in online.parameters())
 
@@ -392,6 +398,31 @@ def test_stylize_lowers_the_total_loss(optimizer):
     torch.testing.assert_close(total, torch.tensor(history["content"]) + 1e3 * torch.tensor(history["style"]))
     assert total[-1] < 0.9 * total[0], history["total"]
     assert history["style"][-1] < 0.75 * history["style"][0], history["style"]
+
+
+def test_stylize_weighs_the_losses_as_documented():
+    content, style = images()
+    torch.manual_seed(0)
+    extractor = st.FeatureExtractor(pretrained=False)
+    start, history = st.stylize(content, style, steps=0, content_weight=2.0, style_weight=5.0, init="noise",
+                                progress=False, extractor=extractor,
+                                generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        f, fc, fs = extractor(start[None]), extractor(content[None]), extractor(style[None])
+        s = sum(sc.style_layer_loss(f[n], sc.gram_matrix(fs[n])) for n in extractor.style_layers) / 5
+        c = sc.content_loss(f["relu4_2"], fc["relu4_2"])  # the one content layer
+    assert history["style"][0] == pytest.approx(s.item(), rel=1e-5)  # each style layer weighted 1/5
+    assert history["content"][0] == pytest.approx(c.item(), rel=1e-5)
+    assert history["total"][0] == pytest.approx(2 * c.item() + 5 * s.item(), rel=1e-5)
+
+
+def test_stylize_with_content_only_reconstructs_the_features_from_noise():
+    content, style = images()
+    torch.manual_seed(0)
+    _, history = st.stylize(content, style, steps=100, style_weight=0.0, init="noise", progress=False,
+                            extractor=st.FeatureExtractor(pretrained=False),
+                            generator=torch.Generator().manual_seed(0))
+    assert history["content"][-1] < 0.02 * history["content"][0], history["content"][::20]
 
 
 def test_stylize_under_bf16_autocast_and_from_noise():

@@ -43,25 +43,24 @@ def test_temperature_limits():
 def test_seed_000_attention_softmax():
     scores = f64([1 * 4, 2 * 5, 3 * 6])
     torch.testing.assert_close(A.softmax(scores), f64([8.312e-07, 3.353e-04, 9.99664e-01]), rtol=1e-3, atol=0)
-    assert f64([1, 2, 3]) @ f64([4, 5, 6]) == 32  # the dot-product score is one number
+    # the seed's scores 4, 10, 18 are the products 1*4, 2*5, 3*6; a dot product would be one number, 32
 
 
 def test_seed_000_decoder_output():
     claimed = f64([0.2, 0.3, 0.4, 0.5, 0.6, 0.7])
-    assert abs(claimed.sum().item() - 2.7) < 1e-12  # not a probability distribution
+    # the seed's "probabilities" sum to 2.7, so they are not a distribution; softmax makes one
     torch.testing.assert_close(A.softmax(claimed), f64([0.128, 0.141, 0.156, 0.173, 0.191, 0.211]),
                                atol=6e-4, rtol=0)
 
 
 def test_seed_004_attention():
     h_t, h_prev, w_a = f64([1, 2]), f64([3, 4]), f64([1, 1])
-    pre = h_t * w_a + h_prev * w_a
-    assert pre.tolist() == [4.0, 6.0]  # the seed wrote [6, 8]
+    pre = h_t * w_a + h_prev * w_a  # [4, 6]; the seed wrote [6, 8]
     torch.testing.assert_close(A.softmax(torch.tanh(pre)), f64([0.49984, 0.50016]), atol=1e-5, rtol=0)
     seed_pre = f64([6, 8])
     torch.testing.assert_close(A.softmax(torch.tanh(seed_pre)), f64([0.499997, 0.500003]), atol=1e-6, rtol=0)
     torch.testing.assert_close(A.softmax(f64([5.1962, 6.0206])), f64([0.3048, 0.6952]), atol=1e-4, rtol=0)
-    assert torch.tanh(f64([6, 8])).max() < 1  # tanh cannot produce the seed's 5.1962 and 6.0206
+    # the seed's 5.1962 and 6.0206 cannot come out of tanh, whose values lie in (-1, 1)
 
 
 @pytest.mark.parametrize("shape_q,shape_k,d_v", [((5, 8), (5, 8), 8), ((2, 3, 5, 8), (2, 3, 7, 8), 4),
@@ -110,6 +109,19 @@ def test_attention_bad_input():
         A.scaled_dot_product_attention(q, k, v, mask=torch.ones(5, 7))
     with pytest.raises(ValueError, match="does not broadcast"):
         A.scaled_dot_product_attention(q, k, v, mask=torch.ones(5, 6, dtype=torch.bool))
+    no_key_for_query_2 = torch.ones(5, 7, dtype=torch.bool)
+    no_key_for_query_2[2] = False
+    with pytest.raises(ValueError, match="no key to attend to"):
+        A.scaled_dot_product_attention(q, k, v, mask=no_key_for_query_2)
+
+
+def test_softmax_and_attention_gradients_pass_gradcheck():
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(3, 5, generator=g, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda t: A.softmax(t, dim=-1, temperature=0.7), (x,))
+    q, k, v = (torch.randn(2, 4, 3, generator=g, dtype=torch.float64, requires_grad=True) for _ in range(3))
+    assert torch.autograd.gradcheck(lambda a, b, c: A.scaled_dot_product_attention(a, b, c, causal=True)[0],
+                                    (q, k, v))
 
 
 def test_positional_encoding_matches_the_paper_formula():

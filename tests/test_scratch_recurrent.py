@@ -82,3 +82,15 @@ def test_bad_shapes_name_the_expected_shape():
                   torch.zeros(16, 4))
     with pytest.raises(ValueError, match="nonlinearity"):
         rnn_step(torch.zeros(3), torch.zeros(4), W_ih, W_hh, nonlinearity="sigmoid")
+
+
+def test_steps_pass_gradcheck_in_every_input():
+    g = torch.Generator().manual_seed(4)
+
+    def rand(*shape: int) -> torch.Tensor:
+        return torch.randn(*shape, generator=g, dtype=torch.float64, requires_grad=True)
+
+    x, h, c = rand(2, 3), rand(2, 4), rand(2, 4)
+    assert torch.autograd.gradcheck(rnn_step, (x, h, rand(4, 3), rand(4, 4), rand(4), rand(4)))
+    assert torch.autograd.gradcheck(lambda x, h, c, *w: lstm_step(x, (h, c), *w),
+                                    (x, h, c, rand(16, 3), rand(16, 4), rand(16), rand(16)))

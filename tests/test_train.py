@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import pickle
+import random
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -33,20 +34,24 @@ def mse(model, batch):
 def run(steps, path=None, seed=0, every=0, **kw):
     model = make_model(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=3e-2)
-    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=25, gamma=0.5)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=7, gamma=0.5)  # fires before and after a resume
     history = kbook.fit(model, opt, get_batch, mse, steps, device="cpu", scheduler=sched,
                         checkpoint_path=path, checkpoint_every=every, progress=False, **kw)
-    return model, history
+    return model, opt, history
 
 
 def test_loss_falls_and_evaluation_is_recorded():
     x_val, y_val = get_batch(0)
 
+    modes = []
+
     def evaluate(model):
+        modes.append(model.training)
         return {"val_loss": nn.functional.mse_loss(model(x_val), y_val).item()}
 
     kbook.seed_everything(0)
-    _, history = run(60, evaluate=evaluate, eval_every=20)
+    model, _, history = run(60, evaluate=evaluate, eval_every=20)
+    assert modes == [False] * 3 and model.training  # evaluated in eval mode (no dropout), then back
     assert len(history.loss) == 60 and history.step == list(range(1, 61))
     assert sum(history.loss[-10:]) / 10 < 0.2 * sum(history.loss[:10]) / 10
     assert history.eval_step == [20, 40, 60]
@@ -55,14 +60,16 @@ def test_loss_falls_and_evaluation_is_recorded():
 
 def test_resume_continues_exactly_like_an_uninterrupted_run(tmp_path):
     kbook.seed_everything(1)
-    full_model, full = run(20)
+    full_model, full_opt, full = run(20)
 
     kbook.seed_everything(1)
     path = tmp_path / "ckpt.pt"
     run(10, path=path, every=5)
     torch.rand(1000)  # disturb every generator between the two sessions
     kbook.seed_everything(999)
-    resumed_model, resumed = run(20, path=path, seed=42)  # different init: must be overwritten
+    resumed_model, resumed_opt, resumed = run(20, path=path, seed=42)  # different init: must be overwritten
+
+    assert resumed_opt.param_groups[0]["lr"] == full_opt.param_groups[0]["lr"] == 3e-2 * 0.5 ** (20 // 7)
 
     assert resumed.loss == full.loss  # bit-for-bit identical, not merely close
     assert resumed.step == full.step
@@ -99,11 +106,20 @@ class Payload:
         return (print, ("this must never run",))
 
 
-def test_load_refuses_arbitrary_objects(tmp_path):
+def test_load_refuses_arbitrary_objects(tmp_path, capsys):
     path = tmp_path / "evil.pt"
-    path.write_bytes(pickle.dumps({"x": Payload()}, protocol=2))
+    torch.save({"x": Payload()}, path)  # a real torch file: weights_only=False would run the payload
     with pytest.raises(CheckpointError):
         checkpoint.load(path)
+    assert "this must never run" not in capsys.readouterr().out
+
+
+def test_rng_state_round_trips_through_a_checkpoint(tmp_path):
+    kbook.seed_everything(3)
+    checkpoint.save(tmp_path / "rng.pt", {"rng": checkpoint.rng_state()})
+    first = (random.random(), float(np.random.rand()), torch.rand(2).tolist())
+    checkpoint.set_rng_state(checkpoint.load(tmp_path / "rng.pt")["rng"])
+    assert (random.random(), float(np.random.rand()), torch.rand(2).tolist()) == first
 
 
 def test_missing_checkpoint_and_bad_steps(tmp_path):
@@ -133,5 +149,6 @@ def test_compile_is_skipped_off_cuda(capsys):
 
 def test_to_device_handles_nested_batches():
     batch = {"x": torch.ones(1), "pair": (torch.zeros(1), [torch.ones(2)]), "n": 3}
-    moved = kbook.train.to_device(batch, torch.device("cpu"))
-    assert moved["n"] == 3 and torch.equal(moved["pair"][1][0], torch.ones(2))
+    moved = kbook.train.to_device(batch, torch.device("meta"))  # a device other than the batch's
+    assert moved["n"] == 3 and moved["x"].is_meta and moved["pair"][0].is_meta and moved["pair"][1][0].is_meta
+    assert type(moved["pair"]) is tuple and type(moved["pair"][1]) is list

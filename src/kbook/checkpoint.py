@@ -52,13 +52,14 @@ def load(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> d
 
 
 def rng_state() -> dict[str, Any]:
-    """Every random generator's state (Python, NumPy, torch CPU and CUDA), checkpoint-safe."""
+    """Every random generator's state (Python, NumPy, torch CPU, CUDA and MPS), checkpoint-safe."""
     kind, key, pos, has_gauss, gauss = np.random.get_state()
     return {
         "python": random.getstate(),
         "numpy": [kind, torch.from_numpy(key.astype(np.int64)), pos, has_gauss, gauss],
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "mps": torch.mps.get_rng_state() if torch.backends.mps.is_available() else None,
     }
 
 
@@ -71,3 +72,5 @@ def set_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
     if state["cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
+    if state.get("mps") is not None and torch.backends.mps.is_available():  # older checkpoints lack it
+        torch.mps.set_rng_state(state["mps"])

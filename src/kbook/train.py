@@ -37,9 +37,14 @@ class History:
 
 
 def to_device(batch: Any, dev: torch.device) -> Any:
-    """Move every tensor in a (possibly nested) tuple, list or dict to ``dev``."""
+    """Move every tensor in a (possibly nested) tuple, list or dict to ``dev``.
+
+    A plain (blocking) copy: from unpinned memory ``non_blocking`` gains nothing on CUDA, and on
+    MPS a non-blocking copy whose source is freed early can silently corrupt the data
+    (pytorch/pytorch#189690).
+    """
     if isinstance(batch, torch.Tensor):
-        return batch.to(dev, non_blocking=True)
+        return batch.to(dev)
     if isinstance(batch, (list, tuple)):
         return type(batch)(to_device(b, dev) for b in batch)
     if isinstance(batch, dict):

@@ -3,7 +3,8 @@
 Karpathy's char-rnn (Lua/Torch, May 2015, released with the blog post "The Unreasonable
 Effectiveness of Recurrent Neural Networks", Karpathy 2015) trains a multi-layer RNN or LSTM
 to predict the next character of a text, then samples from it one character at a time. The
-LSTM cell is Hochreiter and Schmidhuber's (1997); the recurrent steps are PyTorch's ``nn.RNN``
+LSTM is Hochreiter and Schmidhuber's (1997) with the forget gate of Gers, Schmidhuber and
+Cummins (2000); the recurrent steps are PyTorch's ``nn.RNN``
 and ``nn.LSTM``, whose single step the book derives from scratch in ``kbook.scratch.recurrent``.
 
 Shapes: token ids ``idx`` (batch, time), integer -> logits (batch, time, vocab_size). The
@@ -69,7 +70,8 @@ class CharRNN(nn.Module):
         to -1 are ignored), or None without targets. ``state`` is the state left by the previous
         chunk (None starts from zeros); the returned state continues from the last time step.
         For truncated backpropagation through time pass ``detach_state(state)`` to the next
-        chunk, so that gradients stop at the chunk boundary. The state is float32, also under autocast.
+        chunk, so that gradients stop at the chunk boundary. The state has the weights' dtype (float32
+        for a float32 model, also under autocast).
         """
         batch, _ = check_token_ids(idx, self.config.vocab_size)
         if state is not None:
@@ -77,7 +79,7 @@ class CharRNN(nn.Module):
         # The recurrence runs in float32 even under autocast: rounding errors compound over time
         # steps, and cuDNN's recurrent kernels accept bfloat16 only since cuDNN 9.13.
         with torch.autocast(device_type=idx.device.type, enabled=False):
-            out, state = self.rnn(self.embedding(idx).float(), state)
+            out, state = self.rnn(self.embedding(idx), state)
         logits = self.head(self.drop(out))
         loss = None if targets is None else language_model_loss(logits, targets, idx)
         return logits, loss, state
@@ -112,13 +114,15 @@ class CharRNN(nn.Module):
         check_sampling(max_new_tokens, temperature, top_k, self.config.vocab_size)
         was_training = self.training
         self.eval()
-        logits, _, state = self(idx)
-        pieces = [idx]
-        for _ in range(max_new_tokens):
-            next_id = sample_next(logits[:, -1, :], temperature, top_k)
-            pieces.append(next_id.to(idx.dtype))
-            logits, _, state = self(next_id, state=state)
-        self.train(was_training)
+        try:  # restore the mode also when sampling is interrupted
+            logits, _, state = self(idx)
+            pieces = [idx]
+            for _ in range(max_new_tokens):
+                next_id = sample_next(logits[:, -1, :], temperature, top_k)
+                pieces.append(next_id.to(idx.dtype))
+                logits, _, state = self(next_id, state=state)
+        finally:
+            self.train(was_training)
         return torch.cat(pieces, dim=1)
 
 

@@ -7,9 +7,10 @@ network trained on the temporal-difference (TD) target
     y = r + gamma * max_a' Q(s', a'; theta_target)         (y = r when s' is terminal)
 
 using two stabilisers: an experience *replay buffer* that breaks the correlation between
-consecutive transitions, and a *target network* theta_target, a lagged copy of the online
-network, updated by a hard copy every C steps (C = 10,000 in the Nature paper) or softly
-(Polyak averaging).
+consecutive transitions (both papers), and, added in the Nature paper, a *target network*
+theta_target, a lagged copy of the online network, updated by a hard copy every C steps
+(C = 10,000 there) or softly (Polyak averaging). The 2013 paper computed its targets with the
+online network itself.
 Double DQN (van Hasselt, Guez & Silver, 2016) lets the online network choose the next action
 and the target network value it, which reduces the max operator's overestimation:
 
@@ -51,11 +52,17 @@ class QNetwork(nn.Module):
         self.net = MLP(MLPConfig(config.obs_size, tuple(config.hidden_sizes), config.n_actions, "relu"))
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        """(batch, obs_size) observations -> (batch, n_actions) Q-values."""
+        """(batch, obs_size) observations -> (batch, n_actions) Q-values, in float32 also under autocast.
+
+        bfloat16 keeps 8 significant bits: a Q-value near 100 (CartPole's range) would be rounded to
+        a multiple of 0.5, as large as the TD errors being learned; a network this small gains
+        nothing from lower precision.
+        """
         if obs.ndim != 2 or obs.shape[1] != self.config.obs_size or not obs.is_floating_point():
             raise ValueError(f"expected float observations of shape (batch, {self.config.obs_size}), "
                              f"got {obs.dtype} of shape {tuple(obs.shape)}")
-        return self.net(obs)
+        with torch.autocast(device_type=obs.device.type, enabled=False):
+            return self.net(obs.float())
 
 
 class Transitions(NamedTuple):
@@ -177,12 +184,16 @@ def dqn_loss(online: QNetwork, target: QNetwork, batch: Transitions, gamma: floa
     """Huber loss between Q(s, a) from the online network and the TD target; a float32 scalar.
 
     The target is computed without gradient, so only Q(s, a) is trained. ``double=True`` uses
-    Double DQN targets. Q-values are cast to float32 so the loss is exact under bf16 autocast.
+    Double DQN targets. Actions must lie in [0, n_actions).
     """
-    q_sa = online(batch.obs).float().gather(1, batch.actions.long().unsqueeze(1)).squeeze(1)
+    actions = batch.actions.long()
+    if actions.numel() and (int(actions.min()) < 0 or int(actions.max()) >= online.config.n_actions):
+        raise ValueError(f"actions must lie in [0, {online.config.n_actions}) (n_actions), got values from "
+                         f"{int(actions.min())} to {int(actions.max())}")
+    q_sa = online(batch.obs).gather(1, actions.unsqueeze(1)).squeeze(1)
     with torch.no_grad():
-        next_q_target = target(batch.next_obs).float()
-        next_q_online = online(batch.next_obs).float() if double else None
+        next_q_target = target(batch.next_obs)
+        next_q_online = online(batch.next_obs) if double else None
         y = td_target(batch.rewards.float(), batch.terminated, next_q_target, gamma, next_q_online)
     return F.smooth_l1_loss(q_sa, y)
 

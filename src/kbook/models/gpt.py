@@ -125,7 +125,7 @@ class GPT(nn.Module):
 
     @staticmethod
     def _init_weights(module: nn.Module) -> None:
-        """GPT-2's initialisation: N(0, 0.02) weights, zero biases."""
+        """nanoGPT's initialisation: N(0, 0.02) weights, zero biases (GPT-2 drew positions with std 0.01)."""
         if isinstance(module, (nn.Linear, nn.Embedding)):
             nn.init.normal_(module.weight, mean=0.0, std=0.02)
         if isinstance(module, nn.Linear) and module.bias is not None:
@@ -159,11 +159,13 @@ class GPT(nn.Module):
         check_token_ids(idx, self.config.vocab_size)
         was_training = self.training
         self.eval()
-        for _ in range(max_new_tokens):
-            logits, _ = self(idx[:, -self.config.block_size:])
-            next_id = sample_next(logits[:, -1, :], temperature, top_k)
-            idx = torch.cat([idx, next_id.to(idx.dtype)], dim=1)
-        self.train(was_training)
+        try:  # restore the mode also when sampling is interrupted
+            for _ in range(max_new_tokens):
+                logits, _ = self(idx[:, -self.config.block_size:])
+                next_id = sample_next(logits[:, -1, :], temperature, top_k)
+                idx = torch.cat([idx, next_id.to(idx.dtype)], dim=1)
+        finally:
+            self.train(was_training)
         return idx
 
     def num_params(self, include_position: bool = False) -> int:

@@ -13,15 +13,22 @@ import torch.nn.functional as F
 def language_model_loss(logits: torch.Tensor, targets: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
     """Mean next-token cross-entropy of ``logits`` (batch, time, vocab) against ``targets`` (batch, time).
 
-    Targets equal to -1 are ignored (padding). The loss is computed in float32 even when the
-    logits come out of bfloat16 autocast.
+    Targets equal to -1 are ignored (padding); any other id outside [0, vocab) raises ValueError.
+    The loss is computed in at least float32, also when the logits come out of bfloat16 autocast.
     """
     if tuple(targets.shape) != tuple(idx.shape):
         raise ValueError(f"expected targets of shape (batch, time) = {tuple(idx.shape)} like the inputs, "
                          f"got {tuple(targets.shape)}")
     if targets.dtype not in (torch.int64, torch.int32):
         raise ValueError(f"expected integer targets (torch.long), got dtype {targets.dtype}")
-    return F.cross_entropy(logits.float().flatten(0, 1), targets.flatten().long(), ignore_index=-1)
+    vocab_size = logits.shape[-1]
+    if not torch.compiler.is_compiling():  # as in check_token_ids: a bad id is an opaque assert on a GPU
+        low, high = int(targets.min()), int(targets.max())
+        if low < -1 or high >= vocab_size:
+            raise ValueError(f"expected targets in [0, {vocab_size}) or -1 (ignored), "
+                             f"got values from {low} to {high}")
+    logits = logits.to(torch.promote_types(logits.dtype, torch.float32))  # bf16 -> float32; float64 stays
+    return F.cross_entropy(logits.flatten(0, 1), targets.flatten().long(), ignore_index=-1)
 
 
 def check_token_ids(idx: torch.Tensor, vocab_size: int, max_time: int | None = None) -> tuple[int, int]:

@@ -66,13 +66,15 @@ def discounted_returns(rewards: Sequence[float] | torch.Tensor, gamma: float) ->
     """The return-to-go G_t = r_t + gamma G_{t+1} of every step of ONE episode; float32, shape (T,).
 
     Wraps :func:`kbook.scratch.rl.returns_to_go`. For several episodes, call it once per
-    episode and concatenate: a return never runs past the end of its own episode.
+    episode and concatenate: a return never runs past the end of its own episode. A tensor of
+    rewards gives returns on its device; a list, returns on the CPU.
     """
+    device = None
     if isinstance(rewards, torch.Tensor):
         if rewards.ndim != 1:
             raise ValueError(f"expected rewards of shape (T,), got {tuple(rewards.shape)}")
-        rewards = rewards.tolist()
-    return torch.tensor(returns_to_go(rewards, gamma), dtype=torch.float32)
+        rewards, device = rewards.tolist(), rewards.device
+    return torch.tensor(returns_to_go(rewards, gamma), dtype=torch.float32, device=device)
 
 
 def normalize_returns(returns: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
@@ -101,5 +103,5 @@ def reinforce_loss(log_probs: torch.Tensor, returns: torch.Tensor,
     if baseline.ndim != 0 and baseline.shape != returns.shape:
         raise ValueError(f"expected a scalar baseline or one of shape {tuple(returns.shape)}, got "
                          f"{tuple(baseline.shape)}")
-    advantages = (returns - baseline).detach()
+    advantages = (returns - baseline).detach().to(log_probs.device)  # returns may come from the CPU
     return -(log_probs.float() * advantages.float()).sum()

@@ -40,6 +40,23 @@ class Seq2SeqConfig:
     dropout: float = 0.0  # on embeddings and on the output layer's input
     pad_id: int = 0  # padding token id, in both vocabularies
 
+    def __post_init__(self) -> None:
+        for name in ("src_vocab_size", "tgt_vocab_size", "embed_dim", "hidden_dim", "attn_dim"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        if not 0 <= self.pad_id < min(self.src_vocab_size, self.tgt_vocab_size):
+            raise ValueError(f"pad_id must be a valid id in both vocabularies, got {self.pad_id}")
+
+
+def _check_ids(ids: Tensor, vocab_size: int, name: str) -> None:
+    """Raise ValueError for ids outside [0, vocab_size) (on a GPU they would be an opaque device assert)."""
+    if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= vocab_size):
+        raise ValueError(f"{name} ids must lie in [0, {vocab_size}), got values from {int(ids.min())} "
+                         f"to {int(ids.max())}")
+
 
 class AdditiveAttention(nn.Module):
     """Bahdanau's attention: ``score(s, h_j) = v^T tanh(W s + U h_j)``, softmax over unmasked j."""
@@ -92,8 +109,6 @@ class Seq2Seq(nn.Module):
 
     def __init__(self, config: Seq2SeqConfig):
         super().__init__()
-        if not 0 <= config.pad_id < min(config.src_vocab_size, config.tgt_vocab_size):
-            raise ValueError(f"pad_id must be a valid id in both vocabularies, got {config.pad_id}")
         self.config = config
         E, H = config.embed_dim, config.hidden_dim
         self.src_embed = nn.Embedding(config.src_vocab_size, E, padding_idx=config.pad_id)
@@ -110,6 +125,7 @@ class Seq2Seq(nn.Module):
         if src.dim() != 2 or src.dtype not in (torch.int32, torch.int64):
             raise ValueError(f"expected source token ids of shape (batch, src_len) and an integer dtype, "
                              f"got {src.dtype} {tuple(src.shape)}")
+        _check_ids(src, self.config.src_vocab_size, "source token")
         batch, src_len = src.shape
         if src_lengths is None:
             return torch.full((batch,), src_len, dtype=torch.int64)
@@ -126,7 +142,10 @@ class Seq2Seq(nn.Module):
         lengths = self._check_src(src, src_lengths)
         packed = pack_padded_sequence(self.dropout(self.src_embed(src)), lengths, batch_first=True,
                                       enforce_sorted=False)
-        packed_states, final = self.encoder(packed)  # final: (2, B, H), [forward h_S, backward h_1]
+        # The recurrences run in float32 also under autocast, as in CharRNN: rounding errors
+        # compound over time steps, and cuDNN's recurrent kernels accept bfloat16 only since 9.13.
+        with torch.autocast(src.device.type, enabled=False):
+            packed_states, final = self.encoder(packed)  # final: (2, B, H), [forward h_S, backward h_1]
         states, _ = pad_packed_sequence(packed_states, batch_first=True, total_length=src.shape[1])
         mask = torch.arange(src.shape[1], device=src.device) < lengths.to(src.device)[:, None]
         hidden = torch.tanh(self.bridge(final[1]))
@@ -147,7 +166,8 @@ class Seq2Seq(nn.Module):
                              f"got {tuple(hidden.shape)}")
         embedded = self.dropout(self.tgt_embed(prev_token))  # E y_{i-1}
         context, weights = self.attention(hidden, encoded.states, encoded.mask, encoded.keys)  # from s_{i-1}
-        hidden = self.decoder(torch.cat([embedded, context], dim=-1), hidden)  # s_i
+        with torch.autocast(hidden.device.type, enabled=False):  # s_i, in float32
+            hidden = self.decoder(torch.cat([embedded, context], dim=-1).float(), hidden.float())
         features = torch.cat([hidden, context, embedded], dim=-1)
         return self.out(self.dropout(features)), hidden, weights
 
@@ -161,6 +181,7 @@ class Seq2Seq(nn.Module):
         if tgt_in.dim() != 2 or tgt_in.shape[0] != batch or tgt_in.dtype not in (torch.int32, torch.int64):
             raise ValueError(f"expected target token ids of shape ({batch}, tgt_len) and an integer dtype, "
                              f"got {tgt_in.dtype} {tuple(tgt_in.shape)}")
+        _check_ids(tgt_in, self.config.tgt_vocab_size, "target token")
         logits, weights = [], []
         for t in range(tgt_in.shape[1]):
             step_logits, hidden, step_weights = self.decode_step(tgt_in[:, t], hidden, encoded)

@@ -35,6 +35,12 @@ class Word2VecConfig:
     vocab_size: int = 1000
     embed_dim: int = 64
 
+    def __post_init__(self) -> None:
+        for name in ("vocab_size", "embed_dim"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+
 
 def _check_counts(counts: Tensor) -> None:
     if counts.dim() != 1 or counts.numel() == 0:
@@ -53,17 +59,22 @@ def discard_probability(counts: Tensor, t: float = 1e-5) -> Tensor:
     _check_counts(counts)
     if not t > 0:
         raise ValueError(f"t must be a positive threshold, got {t!r}")
-    f = counts.double() / counts.sum()
+    f = counts.detach().cpu().double() / counts.sum().item()  # float64 on the CPU: MPS has no float64
     return (1 - torch.sqrt(t / f)).clamp(min=0)  # f = 0 gives 1 - inf, clamped to 0
 
 
 def subsample(token_ids: Tensor, counts: Tensor, t: float = 1e-5,
               generator: torch.Generator | None = None) -> Tensor:
-    """Keep each token of ``token_ids`` (length,) with probability ``1 - discard_probability``."""
+    """Keep each token of ``token_ids`` (length,) with probability ``1 - discard_probability``.
+
+    The random draws are made on the CPU (``generator``, if given, is a CPU generator); the
+    kept tokens stay on ``token_ids``' device.
+    """
     if token_ids.dim() != 1:
         raise ValueError(f"expected token ids of shape (length,), got {tuple(token_ids.shape)}")
-    keep = 1 - discard_probability(counts, t)[token_ids]
-    return token_ids[torch.rand(keep.shape, generator=generator, dtype=keep.dtype) < keep]
+    keep = 1 - discard_probability(counts, t)[token_ids.cpu()]  # float64, drawn on the CPU
+    kept = torch.rand(keep.shape, generator=generator, dtype=keep.dtype) < keep
+    return token_ids[kept.to(token_ids.device)]
 
 
 def skipgram_pairs(token_ids: Tensor, window: int) -> Tensor:
@@ -90,7 +101,7 @@ class UnigramSampler:
 
     def __init__(self, counts: Tensor, power: float = 0.75):
         _check_counts(counts)
-        weights = counts.double() ** power
+        weights = counts.detach().cpu().double() ** power  # on the CPU; .to(device) moves the result
         self.probs = (weights / weights.sum()).float()
 
     def to(self, device: torch.device | str) -> UnigramSampler:
@@ -134,6 +145,9 @@ class Word2Vec(nn.Module):
         for name, ids in (("center", center), ("context", context), ("negatives", negatives)):
             if ids.dtype not in (torch.int32, torch.int64):
                 raise ValueError(f"expected {name} to hold integer word ids, got dtype {ids.dtype}")
+            if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= self.config.vocab_size):
+                raise ValueError(f"{name} ids must lie in [0, {self.config.vocab_size}), got values from "
+                                 f"{int(ids.min())} to {int(ids.max())}")
         if center.dim() != 1:
             raise ValueError(f"expected center word ids of shape (batch,), got {tuple(center.shape)}")
         batch = center.shape[0]
@@ -154,6 +168,9 @@ class Word2Vec(nn.Module):
         """
         if word_ids.dim() != 1:
             raise ValueError(f"expected word ids of shape (n,), got {tuple(word_ids.shape)}")
+        if word_ids.numel() and (int(word_ids.min()) < 0 or int(word_ids.max()) >= self.config.vocab_size):
+            raise ValueError(f"word ids must lie in [0, {self.config.vocab_size}), got values from "
+                             f"{int(word_ids.min())} to {int(word_ids.max())}")
         if not isinstance(k, int) or not 1 <= k < self.config.vocab_size:
             raise ValueError(f"k must be an int in [1, {self.config.vocab_size - 1}], got {k!r}")
         vectors = F.normalize(self.input_embed.weight.float(), dim=-1)  # (V, D), unit length

@@ -26,9 +26,9 @@ def softmax(x: torch.Tensor, dim: int = -1, temperature: float = 1.0) -> torch.T
     return e / e.sum(dim=dim, keepdim=True)
 
 
-def causal_mask(n_queries: int, n_keys: int) -> torch.Tensor:
+def causal_mask(n_queries: int, n_keys: int, device: torch.device | str | None = None) -> torch.Tensor:
     """Boolean ``(n_queries, n_keys)`` mask, True where query ``i`` may attend key ``j`` (``j <= i``)."""
-    return torch.ones(n_queries, n_keys, dtype=torch.bool).tril()
+    return torch.ones(n_queries, n_keys, dtype=torch.bool, device=device).tril()
 
 
 def scaled_dot_product_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
@@ -39,7 +39,8 @@ def scaled_dot_product_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tens
     ``mask`` is boolean, broadcastable to (..., L, S), True where attending is allowed (the
     convention of ``torch.nn.functional.scaled_dot_product_attention``); ``causal`` adds
     ``causal_mask(L, S)``. ``scale`` defaults to ``1/sqrt(d)``. Returns the output
-    (..., L, d_v) and the attention weights (..., L, S).
+    (..., L, d_v) and the attention weights (..., L, S). Every query must be allowed at least
+    one key: a fully masked row has no softmax, and raises ValueError.
     """
     if q.dim() < 2 or k.dim() != q.dim() or v.dim() != q.dim():
         raise ValueError(f"q, k, v must have shapes (..., L, d), (..., S, d), (..., S, d_v) with the same "
@@ -57,12 +58,16 @@ def scaled_dot_product_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tens
         if mask.dtype != torch.bool:
             raise ValueError(f"mask must be a boolean tensor (True = may attend), got dtype {mask.dtype}")
         try:
-            allowed = allowed & mask
+            torch.broadcast_shapes(mask.shape, scores.shape)
         except RuntimeError as error:
             raise ValueError(f"mask of shape {tuple(mask.shape)} does not broadcast to the scores' shape "
                              f"{tuple(scores.shape)} (..., L, S)") from error
+        allowed = allowed & mask.to(scores.device)
     if causal:
-        allowed = allowed & causal_mask(q.shape[-2], k.shape[-2]).to(scores.device)
+        allowed = allowed & causal_mask(q.shape[-2], k.shape[-2], scores.device)
+    if not allowed.any(dim=-1).all():
+        raise ValueError("the mask leaves some query with no key to attend to (a row of all False); "
+                         "allow at least one key per query")
     weights = softmax(scores.masked_fill(~allowed, float("-inf")))
     return weights @ v, weights
 

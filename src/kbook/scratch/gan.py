@@ -36,7 +36,9 @@ def softplus(a: torch.Tensor) -> torch.Tensor:
 
 def _check_logits(name: str, logits: torch.Tensor) -> None:
     if not isinstance(logits, torch.Tensor) or not logits.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor of discriminator logits, got {logits!r}")
+        got = logits.dtype if isinstance(logits, torch.Tensor) else type(logits).__name__
+        raise TypeError(f"{name} must be a floating-point tensor of discriminator logits, got {got}; "
+                        "convert with .float()")
     if logits.numel() == 0:
         raise ValueError(f"{name} is empty: expected at least one discriminator logit")
 

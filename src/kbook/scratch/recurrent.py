@@ -16,11 +16,11 @@ NONLINEARITIES = {"tanh": torch.tanh, "relu": torch.relu}
 
 
 def _check_shapes(x: torch.Tensor, states: dict[str, torch.Tensor], W_ih: torch.Tensor, W_hh: torch.Tensor,
-                  b_ih: torch.Tensor | None, b_hh: torch.Tensor | None, gates: int) -> int:
-    """Raise ``ValueError`` naming the expected shape of the first argument that is wrong; return H."""
+                  b_ih: torch.Tensor | None, b_hh: torch.Tensor | None, gates: int) -> None:
+    """Raise ``ValueError`` naming the expected shape of the first argument that is wrong."""
     if x.dim() not in (1, 2):
         raise ValueError(f"x must have shape (B, I) or (I,), got shape {tuple(x.shape)}")
-    if W_hh.dim() != 2 or W_hh.shape[0] % gates or W_hh.shape[0] != gates * W_hh.shape[1]:
+    if W_hh.dim() != 2 or W_hh.shape[0] != gates * W_hh.shape[1]:
         raise ValueError(f"W_hh must have shape ({gates}*H, H), got shape {tuple(W_hh.shape)}")
     hidden, inputs = W_hh.shape[1], x.shape[-1]
     expected = {"W_ih": (gates * hidden, inputs), "b_ih": (gates * hidden,), "b_hh": (gates * hidden,)}
@@ -33,7 +33,6 @@ def _check_shapes(x: torch.Tensor, states: dict[str, torch.Tensor], W_ih: torch.
         if tuple(state.shape) != state_shape:
             raise ValueError(f"{name} must have shape {state_shape} to match x of shape {tuple(x.shape)} "
                              f"and H={hidden}, got shape {tuple(state.shape)}")
-    return hidden
 
 
 def _affine(x: torch.Tensor, h: torch.Tensor, W_ih: torch.Tensor, W_hh: torch.Tensor,
