@@ -42,6 +42,17 @@ def test_autocast_is_a_no_op_off_cuda():
     assert out.dtype == torch.float32
 
 
+@pytest.mark.parametrize("capability,native", [((7, 5), False), ((8, 0), True), ((9, 0), True)])
+def test_bf16_only_on_gpus_that_compute_in_it(monkeypatch, capability, native):
+    # a T4 (7.5) can store bfloat16, so torch.cuda.is_bf16_supported() says True, but only emulates it
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *args, **kwargs: True)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+    monkeypatch.setattr(torch.version, "hip", None)
+    assert kbook.bf16_supported("cuda") is native
+    assert not kbook.bf16_supported("cpu")
+
+
 def test_seed_everything_repeats_all_generators():
     def draw():
         return random.random(), np.random.rand(), torch.rand(1).item()

@@ -181,6 +181,10 @@ def test_word2vec_under_bf16_autocast():
     loss.backward()
     assert torch.isfinite(model.input_embed.weight.grad).all()
     assert ids.shape == (2, 4)
+    fresh = Word2Vec(Word2VecConfig(vocab_size=50, embed_dim=8))  # zero output vectors: loss (1 + K) ln 2
+    with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+        first = fresh(center, context, negatives).item()
+    assert abs(first - 6 * math.log(2)) < 1e-4, "the dot products must stay in float32 under autocast"
 
 
 def test_word2vec_wrong_shapes_name_the_expected_shape():

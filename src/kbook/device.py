@@ -31,9 +31,18 @@ def device(prefer: str | None = None) -> torch.device:
 
 
 def bf16_supported(dev: torch.device | str) -> bool:
-    """True when ``dev`` is a CUDA device whose hardware does bfloat16 arithmetic natively."""
+    """True when ``dev`` is a CUDA device whose hardware does bfloat16 arithmetic natively.
+
+    That is compute capability 8.0 (Ampere) or newer. ``torch.cuda.is_bf16_supported()`` also
+    says True for older GPUs such as Colab's T4 (7.5), which only emulate bfloat16: slower than
+    float32 there, and without bfloat16 convolutions in cuDNN.
+    """
     dev = torch.device(dev)
-    return dev.type == "cuda" and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if dev.type != "cuda" or not torch.cuda.is_available():
+        return False
+    if torch.version.hip:  # AMD GPUs that run PyTorch's ROCm build all do bfloat16
+        return True
+    return torch.cuda.get_device_capability(dev)[0] >= 8
 
 
 def autocast(dev: torch.device | str) -> contextlib.AbstractContextManager:

@@ -122,7 +122,9 @@ def negative_sampling_loss(v_center: Tensor, u_context: Tensor, u_negative: Tens
     ``log(sigmoid(x))`` computed without overflow for large ``|x|``.
     """
     positive = (u_context * v_center).sum(-1)  # (B,)     u_o . v_c
-    negative = (u_negative @ v_center.unsqueeze(-1)).squeeze(-1)  # (B, K)   u_k . v_c
+    # (B, K) u_k . v_c; a product and a sum rather than a matmul, so that bf16 autocast leaves it
+    # in float32: at the start (zero output vectors) bf16 would round log sigmoid(0) = -ln 2.
+    negative = (u_negative * v_center.unsqueeze(1)).sum(-1)
     loss = -F.logsigmoid(positive) - F.logsigmoid(-negative).sum(-1)
     return loss.mean()
 
