@@ -9,8 +9,24 @@ from pathlib import Path
 
 import matplotlib
 import pytest
+import torch
 
 matplotlib.use("agg")
+
+
+def _available_devices() -> list[str]:
+    found = ["cpu"]
+    if torch.cuda.is_available():
+        found.append("cuda")
+    if torch.backends.mps.is_available():
+        found.append("mps")
+    return found
+
+
+@pytest.fixture(params=_available_devices())
+def dev(request) -> str:
+    """Each device this machine has, in turn: "cpu", and "cuda" or "mps" where available."""
+    return request.param
 
 
 @pytest.fixture

@@ -407,16 +407,6 @@ def test_seq2seq_recurrent_states_stay_float32_under_autocast():
     assert logits.dtype == torch.bfloat16  # the output layer still runs in bfloat16
 
 
-def devices() -> list[str]:
-    found = ["cpu"]
-    if torch.cuda.is_available():
-        found.append("cuda")
-    if torch.backends.mps.is_available():
-        found.append("mps")
-    return found
-
-
-@pytest.mark.parametrize("dev", devices())
 def test_seq_models_run_on_every_available_device(dev):
     counts = torch.tensor([50, 30, 2, 1], device=dev)
     kept = subsample(torch.tensor([0, 1, 2, 3, 0], device=dev), counts, t=0.1,
