@@ -30,7 +30,8 @@ def install_source(config_path: Path = ROOT / "_config.yml") -> str:
         "import importlib.util\nimport subprocess\nimport sys\n"
         "\n"
         'if importlib.util.find_spec("kbook") is None:\n'
-        f'    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "{spec}"], check=True)'
+        '    subprocess.run([sys.executable, "-m", "pip", "install", "-q",\n'
+        f'                    "{spec}"], check=True)'
     )
 
 
