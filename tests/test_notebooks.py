@@ -78,3 +78,26 @@ def test_every_notebook_and_page_is_in_the_toc():
         assert path.relative_to(ROOT).with_suffix("").as_posix() in listed, path
     for entry in listed:
         assert (ROOT / f"{entry}.md").exists() or (ROOT / f"{entry}.ipynb").exists(), entry
+
+
+PYTHON_BLOCK = re.compile(r"^(`{3,})python\n(.*?)^\1\s*$", re.DOTALL | re.MULTILINE)
+
+
+def markdown_python_blocks(path: Path) -> list[str]:
+    """The ```python blocks of a notebook's Markdown cells: the exercises' solutions, mostly."""
+    nb = nbformat.read(path, as_version=4)
+    return [m.group(2) for c in nb.cells if c.cell_type == "markdown"
+            for m in PYTHON_BLOCK.finditer(c.source)]
+
+
+def test_markdown_python_blocks_are_found():
+    blocks = [b for p in NOTEBOOKS for b in markdown_python_blocks(p)]
+    assert len(blocks) >= 50, "the solutions' code blocks were not found: has their fence changed?"
+    assert all(b.strip() for b in blocks), "an empty python block"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_solution_code_is_valid_python(path):
+    """A reader copies a solution into a cell: it must at least parse (the notebooks do not run it)."""
+    for i, block in enumerate(markdown_python_blocks(path)):
+        compile(block, f"{path.name}: Markdown python block {i}", "exec")
