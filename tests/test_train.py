@@ -77,6 +77,21 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(tmp_path):
         assert torch.equal(p, q)
 
 
+def test_history_holds_every_step_loss_in_order():
+    seen = []
+
+    def recording_mse(model, batch):
+        loss = mse(model, batch)
+        seen.append(loss.item())
+        return loss
+
+    steps = 2 * kbook.train.LOSS_COPY_EVERY + 7  # losses are copied in groups: end on a partial one
+    model = make_model(0)
+    opt = torch.optim.SGD(model.parameters(), lr=1e-2)
+    history = kbook.fit(model, opt, get_batch, recording_mse, steps, device="cpu", progress=False)
+    assert history.loss == seen and history.step == list(range(1, steps + 1))
+
+
 def test_truncated_checkpoint_gives_a_clear_error(tmp_path):
     path = tmp_path / "ckpt.pt"
     kbook.seed_everything(0)

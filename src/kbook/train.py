@@ -20,6 +20,11 @@ from . import checkpoint
 from .device import autocast
 from .device import device as default_device
 
+# Reading a loss with .item() makes the CPU wait until the GPU has finished that step, so the
+# next step cannot be queued meanwhile. fit keeps the losses on the device and copies them to
+# the history in groups of this many steps (and before every evaluation and checkpoint).
+LOSS_COPY_EVERY = 50
+
 
 @dataclass
 class History:
@@ -102,6 +107,7 @@ def fit(
         model.train()
 
     model.train()
+    pending: list[torch.Tensor] = []  # losses still on the device, copied to the host in groups
     bar = tqdm(range(start, steps), initial=start, total=steps, disable=not progress,
                desc="training", mininterval=1.0)
     for step in bar:
@@ -117,13 +123,17 @@ def fit(
             scheduler.step()
         done = step + 1
         history.step.append(done)
-        history.loss.append(loss.item())
-        bar.set_postfix(loss=f"{history.loss[-1]:.4f}", refresh=False)
-        if evaluate is not None and (done == steps or (eval_every and done % eval_every == 0)):
+        pending.append(loss.detach())
+        evaluating = evaluate is not None and (done == steps or (eval_every and done % eval_every == 0))
+        saving = checkpoint_path is not None and (
+            done == steps or (checkpoint_every and done % checkpoint_every == 0))
+        if evaluating or saving or done == steps or done % LOSS_COPY_EVERY == 0:
+            history.loss.extend(torch.stack(pending).float().tolist())
+            pending.clear()
+            bar.set_postfix(loss=f"{history.loss[-1]:.4f}", refresh=False)
+        if evaluating:
             run_eval(done)
-        if checkpoint_path is not None and (
-            done == steps or (checkpoint_every and done % checkpoint_every == 0)
-        ):
+        if saving:
             _save(checkpoint_path, done, history, model, optimizer, scheduler)
     bar.close()
     return history
