@@ -9,6 +9,9 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
+from jupyter_client import KernelManager
+from nbclient import NotebookClient
+from nbval.kernel import CURRENT_ENV_KERNEL_NAME, NbvalKernelspecManager
 
 ROOT = Path(__file__).resolve().parent.parent
 _spec = importlib.util.spec_from_file_location("sync", ROOT / "scripts" / "sync_install_cell.py")
@@ -98,6 +101,25 @@ def test_markdown_python_blocks_are_found():
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_solution_code_is_valid_python(path):
-    """A reader copies a solution into a cell: it must at least parse (the notebooks do not run it)."""
+    """A reader copies a solution into a cell: it must at least parse."""
     for i, block in enumerate(markdown_python_blocks(path)):
         compile(block, f"{path.name}: Markdown python block {i}", "exec")
+
+
+WITH_SOLUTIONS = [p for p in NOTEBOOKS if markdown_python_blocks(p)]
+
+
+@pytest.mark.parametrize("path", WITH_SOLUTIONS, ids=lambda p: p.name)
+def test_solutions_run_after_the_notebook(path, monkeypatch):
+    """A reader runs a solution after the whole notebook: it must run there, in the smoke profile.
+
+    nbval runs the notebooks as published, where solutions are hidden Markdown; this runs each
+    notebook again with its solutions appended as code cells, in order, in one kernel.
+    """
+    monkeypatch.setenv("KBOOK_PROFILE", "smoke")
+    monkeypatch.setenv("MPLBACKEND", "agg")
+    nb = nbformat.read(path, as_version=4)
+    for i, block in enumerate(markdown_python_blocks(path)):
+        nb.cells.append(nbformat.v4.new_code_cell(f"# solution block {i} of {path.name}\n{block}"))
+    kernel = KernelManager(kernel_name=CURRENT_ENV_KERNEL_NAME, kernel_spec_manager=NbvalKernelspecManager())
+    NotebookClient(nb, km=kernel, timeout=600, resources={"metadata": {"path": str(path.parent)}}).execute()
