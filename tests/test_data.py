@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import hashlib
 import io
@@ -102,6 +103,15 @@ def test_bad_download_is_discarded(no_local_data, file_server):
     assert entry.sha256 in str(err.value)
     assert hashlib.sha256(b"tampered").hexdigest() in str(err.value)
     assert not (no_local_data / "toy" / "file.txt").exists()
+
+
+def test_a_wrong_file_from_one_mirror_moves_on_to_the_next(no_local_data, file_server):
+    root, base = file_server
+    (root / "tampered.txt").write_bytes(b"tampered")
+    (root / "good.txt").write_bytes(b"the real thing")
+    mirrors = (f"{base}/tampered.txt", f"{base}/good.txt")
+    entry = dataclasses.replace(entry_for(b"the real thing", ""), urls=mirrors)
+    assert data.fetch(entry).read_bytes() == b"the real thing"
 
 
 def test_offline_error_names_dataset_places_and_fix(no_local_data, tmp_path):

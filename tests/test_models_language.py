@@ -7,6 +7,7 @@ import copy
 import pytest
 import torch
 
+import kbook
 from kbook.models.char_rnn import CharRNN, CharRNNConfig, detach_state
 from kbook.models.gpt import GPT, GPTConfig
 from kbook.models.language_model import language_model_loss, sample_next
@@ -392,3 +393,24 @@ def test_configs_reject_nonsense():
         GPTConfig(n_embd=30, n_head=4)
     with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\)"):
         GPTConfig(dropout=1.0)
+
+
+# ------------------------------------------------------------------------------------ devices
+
+
+@pytest.mark.parametrize("make", [
+    lambda: GPT(GPTConfig(vocab_size=11, block_size=8, n_layer=1, n_head=2, n_embd=16)),
+    lambda: CharRNN(CharRNNConfig(vocab_size=11, cell="lstm", n_embd=8, hidden_size=16, n_layers=2)),
+    lambda: CharRNN(CharRNNConfig(vocab_size=11, cell="rnn", n_embd=8, hidden_size=16, n_layers=1)),
+], ids=["gpt", "lstm", "rnn"])
+def test_language_models_train_and_generate_on_every_available_device(make, dev):
+    torch.manual_seed(0)
+    model = make().to(dev)
+    x = torch.randint(0, 11, (2, 8), device=dev)
+    with kbook.autocast(dev):  # bf16 on a CUDA GPU that has it, a no-op elsewhere
+        logits, loss = model(x, x)[:2]  # the GPT returns (logits, loss); a CharRNN also its state
+    loss.backward()
+    assert logits.shape == (2, 8, 11) and torch.isfinite(loss)
+    assert all(p.grad is not None and p.grad.device.type == dev for p in model.parameters())
+    out = model.generate(x[:, :3], max_new_tokens=4, temperature=0.8, top_k=5)
+    assert out.shape == (2, 7) and out.device.type == dev and int(out.max()) < 11

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import types
 import urllib.error
 import warnings
 
@@ -322,7 +323,18 @@ def test_extractor_falls_back_when_the_download_fails(empty_hub):
 
 def test_extractor_falls_back_without_torchvision(empty_hub, monkeypatch):
     monkeypatch.setitem(sys.modules, "torchvision.models", None)  # makes the import fail
-    with pytest.warns(UserWarning, match="torchvision is not installed"):
+    with pytest.warns(UserWarning, match="torchvision could not be imported"):
+        extractor = st.FeatureExtractor(download=True)
+    assert extractor.source == st.FALLBACK
+
+
+def test_extractor_falls_back_when_torchvision_is_built_for_another_torch(empty_hub, monkeypatch):
+    class Broken(types.ModuleType):  # what a torch/torchvision version mismatch raises on import
+        def __getattr__(self, name):
+            raise RuntimeError("operator torchvision::nms does not exist")
+
+    monkeypatch.setitem(sys.modules, "torchvision.models", Broken("torchvision.models"))
+    with pytest.warns(UserWarning, match="RuntimeError: operator torchvision::nms does not exist"):
         extractor = st.FeatureExtractor(download=True)
     assert extractor.source == st.FALLBACK
 
@@ -445,3 +457,40 @@ def test_stylize_rejects_bad_inputs():
         st.stylize(content, style * 255, extractor=extractor)
     with pytest.raises(ValueError, match="optimizer 'adam' or 'lbfgs'"):
         st.stylize(content, style, extractor=extractor, optimizer="sgd")
+
+
+# ------------------------------------------------------------------------------------ devices
+
+
+def test_dqn_pieces_run_on_every_available_device(dev):
+    torch.manual_seed(0)
+    config = dqn.DQNConfig(hidden_sizes=(16,))
+    online, target = dqn.QNetwork(config).to(dev), dqn.QNetwork(config).to(dev)
+    dqn.hard_update(target, online)
+    buffer = dqn.ReplayBuffer(capacity=16, obs_size=4, device=dev)
+    for i in range(10):
+        buffer.add(torch.randn(4), i % 2, 1.0, torch.randn(4), i == 9)
+    batch = buffer.sample(8, generator=torch.Generator().manual_seed(0))
+    assert all(t.device.type == dev for t in batch)
+    actions = dqn.epsilon_greedy(online(batch.obs), epsilon=0.5, generator=torch.Generator().manual_seed(0))
+    assert actions.shape == (8,) and actions.device.type == dev
+    for double in (False, True):
+        loss = dqn.dqn_loss(online, target, batch, gamma=0.99, double=double)
+        loss.backward()
+        assert torch.isfinite(loss) and all(p.grad.device.type == dev for p in online.parameters())
+    dqn.soft_update(target, online, tau=0.5)
+
+
+def test_policy_and_style_transfer_run_on_every_available_device(dev):
+    torch.manual_seed(0)
+    net = policy.PolicyNetwork(policy.PolicyConfig(hidden_sizes=(16,))).to(dev)
+    dist = net(torch.randn(5, 4, device=dev))
+    actions = dist.sample()
+    returns = policy.discounted_returns(torch.ones(5, device=dev), gamma=0.9)
+    policy.reinforce_loss(dist.log_prob(actions), returns).backward()
+    assert returns.device.type == dev and all(p.grad.device.type == dev for p in net.parameters())
+
+    extractor = st.FeatureExtractor(pretrained=False).to(dev)
+    content, style = (torch.rand(3, 32, 32, device=dev) for _ in range(2))
+    image, history = st.stylize(content, style, steps=3, progress=False, extractor=extractor)
+    assert image.device.type == dev and image.shape == (3, 32, 32) and len(history["total"]) == 4

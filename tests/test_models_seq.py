@@ -199,6 +199,10 @@ def test_word2vec_wrong_shapes_name_the_expected_shape():
     with pytest.raises(ValueError, match="integer word ids, got dtype torch.float32"):
         model(ok_center.float(), ok_context, ok_negatives)
     assert negative_sampling_loss(torch.zeros(2, 4), torch.zeros(2, 4), torch.zeros(2, 3, 4)).shape == ()
+    with pytest.raises(ValueError, match=r"u_negative must be \(B, K, D\) = \(2, K, 4\), got \(2, 4\)"):
+        negative_sampling_loss(torch.zeros(2, 4), torch.zeros(2, 4), torch.zeros(2, 4))  # K left out
+    with pytest.raises(ValueError, match=r"must both be \(B, D\), got \(2, 4\) and \(3, 4\)"):
+        negative_sampling_loss(torch.zeros(2, 4), torch.zeros(3, 4), torch.zeros(2, 3, 4))
 
 
 def test_word2vec_rejects_ids_outside_the_vocabulary_and_bad_configs():
@@ -291,6 +295,8 @@ def test_seq2seq_shapes():
     logits, weights = model(src, lengths, tgt_in)
     assert logits.shape == (5, 7, 12) and weights.shape == (5, 7, 6)
     assert model.loss(logits, tgt_out).shape == ()
+    with pytest.raises(ValueError, match=r"target token ids must lie in \[0, 12\), got values from 0 to 12"):
+        model.loss(logits, tgt_out.masked_fill(tgt_out == EOS, 12))
     encoded, hidden = model.encode(src, lengths)
     assert encoded.states.shape == (5, 6, 64) and encoded.keys.shape == (5, 6, 32) and hidden.shape == (5, 32)
     step_logits, new_hidden, step_weights = model.decode_step(tgt_in[:, 0], hidden, encoded)
@@ -379,6 +385,11 @@ def test_greedy_decode_stops_at_max_len_or_when_all_rows_end():
     assert tokens.tolist() == [[5]] * 3
     with pytest.raises(ValueError, match="max_len must be a positive int"):
         model.greedy_decode(src, max_len=0, bos_id=BOS, eos_id=EOS)
+    vocab = model.config.tgt_vocab_size
+    with pytest.raises(ValueError, match=rf"bos_id must be a target token id in \[0, {vocab}\), got {vocab}"):
+        model.greedy_decode(src, max_len=4, bos_id=vocab, eos_id=EOS)
+    with pytest.raises(ValueError, match=rf"eos_id must be a target token id in \[0, {vocab}\), got -1"):
+        model.greedy_decode(src, max_len=4, bos_id=BOS, eos_id=-1)
 
 
 def test_seq2seq_under_bf16_autocast():

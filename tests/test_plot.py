@@ -24,6 +24,16 @@ def test_image_grid_lays_out_every_image(shape):
     plt.close(fig)
 
 
+def test_image_grid_shows_a_faint_image_faint_with_a_fixed_range():
+    faint = torch.full((1, 4, 4), -0.2)
+    faint[0, 0, 0] = 0.2
+    stretched = kbook.plot.image_grid(faint, ncols=1).axes[0].images[0]
+    fixed = kbook.plot.image_grid(faint, ncols=1, vrange=(-1, 1)).axes[0].images[0]
+    assert stretched.get_clim() == pytest.approx((-0.2, 0.2))  # its own range: full contrast
+    assert fixed.get_clim() == (-1, 1)
+    plt.close("all")
+
+
 def test_image_grid_names_the_expected_shape():
     with pytest.raises(ValueError, match=r"\(N, H, W\) or \(N, C, H, W\), got \(28, 28\)"):
         kbook.plot.image_grid(torch.rand(28, 28))

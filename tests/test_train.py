@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 
 import numpy as np
@@ -12,6 +13,7 @@ from torch import nn
 import kbook
 from kbook import checkpoint
 from kbook.checkpoint import CheckpointError
+from kbook.models.dqn import ReplayBuffer
 
 TRUE_W = torch.tensor([[2.0, -1.0, 0.5]])
 
@@ -77,6 +79,14 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(tmp_path):
         assert torch.equal(p, q)
 
 
+def test_a_checkpoint_beyond_the_requested_steps_is_an_error(tmp_path):
+    path = tmp_path / "ckpt.pt"
+    run(10, path=path)
+    with pytest.raises(ValueError, match=r"at step 10, beyond steps=5: pass steps >= 10"):
+        run(5, path=path)
+    assert len(run(10, path=path)[2].loss) == 10  # exactly at its end: nothing left to do
+
+
 def test_history_holds_every_step_loss_in_order():
     seen = []
 
@@ -106,7 +116,11 @@ def test_checkpoint_save_is_atomic(tmp_path, monkeypatch):
     path = tmp_path / "ckpt.pt"
     checkpoint.save(path, {"x": torch.arange(3)})
 
-    def crash(*args, **kwargs):
+    def crash(obj, f, *args, **kwargs):  # the power fails after part of the file was written
+        if isinstance(f, (str, os.PathLike)):
+            f = open(f, "wb")  # a write cut off mid-way
+        f.write(b"half a checkpoint")
+        f.flush()
         raise KeyboardInterrupt("power cut")
 
     monkeypatch.setattr(torch, "save", crash)
@@ -167,3 +181,13 @@ def test_to_device_handles_nested_batches():
     moved = kbook.train.to_device(batch, torch.device("meta"))  # a device other than the batch's
     assert moved["n"] == 3 and moved["x"].is_meta and moved["pair"][0].is_meta and moved["pair"][1][0].is_meta
     assert type(moved["pair"]) is tuple and type(moved["pair"][1]) is list
+
+
+def test_to_device_keeps_named_tuples():
+    buffer = ReplayBuffer(capacity=8, obs_size=4)
+    for i in range(4):
+        buffer.add(torch.full((4,), float(i)), i % 2, 1.0, torch.zeros(4), False)
+    batch = buffer.sample(3, generator=torch.Generator().manual_seed(0))
+    moved = kbook.train.to_device(batch, torch.device("meta"))
+    assert type(moved) is type(batch) and moved._fields == batch._fields
+    assert all(t.is_meta and t.shape == b.shape for t, b in zip(moved, batch, strict=True))

@@ -24,8 +24,13 @@ def loss_curves(history: History, ax: plt.Axes | None = None, title: str = "") -
 
 
 def image_grid(images: torch.Tensor, ncols: int = 8, titles: list[str] | None = None,
-               scale: float = 1.2) -> plt.Figure:
-    """Show a batch of images, (N, H, W) greyscale or (N, 3, H, W) colour, in a grid."""
+               scale: float = 1.2, vrange: tuple[float, float] | None = None) -> plt.Figure:
+    """Show a batch of images, (N, H, W) greyscale or (N, 3, H, W) colour, in a grid.
+
+    Each greyscale image is stretched to its own darkest and brightest pixel, unless ``vrange``
+    ``(low, high)`` fixes the values shown as black and white for all of them: then a faint image
+    looks faint.
+    """
     if images.dim() not in (3, 4):
         raise ValueError(f"expected images of shape (N, H, W) or (N, C, H, W), got {tuple(images.shape)}")
     images = images.detach().float().cpu()
@@ -39,7 +44,8 @@ def image_grid(images: torch.Tensor, ncols: int = 8, titles: list[str] | None = 
         img = images[i]
         if img.dim() == 3:
             img = img.permute(1, 2, 0).squeeze(-1)
-        ax.imshow(img.numpy(), cmap="gray" if img.dim() == 2 else None)
+        low, high = vrange if vrange is not None else (None, None)
+        ax.imshow(img.numpy(), cmap="gray" if img.dim() == 2 else None, vmin=low, vmax=high)
         if titles:
             ax.set_title(titles[i], fontsize=8)
     fig.tight_layout()

@@ -36,13 +36,14 @@ class History:
     metrics: dict[str, list[float]] = field(default_factory=dict)
 
     def log_eval(self, step: int, metrics: dict[str, float]) -> None:
+        """Record the metrics measured after optimizer step ``step``."""
         self.eval_step.append(step)
         for name, value in metrics.items():
             self.metrics.setdefault(name, []).append(float(value))
 
 
 def to_device(batch: Any, dev: torch.device) -> Any:
-    """Move every tensor in a (possibly nested) tuple, list or dict to ``dev``.
+    """Move every tensor in a (possibly nested) tuple, named tuple, list or dict to ``dev``.
 
     A plain (blocking) copy: from unpinned memory ``non_blocking`` gains nothing on CUDA, and on
     MPS a non-blocking copy whose source is freed early can silently corrupt the data
@@ -50,6 +51,8 @@ def to_device(batch: Any, dev: torch.device) -> Any:
     """
     if isinstance(batch, torch.Tensor):
         return batch.to(dev)
+    if isinstance(batch, tuple) and hasattr(batch, "_fields"):  # a named tuple takes its fields one by one
+        return type(batch)(*(to_device(b, dev) for b in batch))
     if isinstance(batch, (list, tuple)):
         return type(batch)(to_device(b, dev) for b in batch)
     if isinstance(batch, dict):
@@ -99,6 +102,9 @@ def fit(
     history, start = History(), 0
     if checkpoint_path is not None and os.path.exists(checkpoint_path):
         start, history = _restore(checkpoint_path, model, optimizer, scheduler)
+        if start > steps:
+            raise ValueError(f"the checkpoint {checkpoint_path} is at step {start}, beyond steps={steps}: "
+                             f"pass steps >= {start} to continue it, or delete the file to train afresh")
 
     def run_eval(step: int) -> None:
         model.eval()

@@ -39,6 +39,7 @@ class ChecksumError(ValueError):
 
 
 def sha256_of(path: Path) -> str:
+    """The SHA-256 of a file's bytes, as 64 hex digits, read in chunks."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(_CHUNK), b""):
@@ -108,12 +109,18 @@ def fetch(path: str | DataFile, download: bool | None = None) -> Path:
     if download is None:
         download = not os.environ.get("KBOOK_OFFLINE")
     failures: list[str] = []
+    bad_files: list[ChecksumError] = []
     if download:
-        for url in entry.urls:
+        for url in entry.urls:  # mirrors in order: a failure or a wrong file moves on to the next
             try:
                 return _download(url, entry)
+            except ChecksumError as exc:
+                bad_files.append(exc)
+                failures.append(f"{url}: {exc}")
             except (OSError, zipfile.BadZipFile, KeyError) as exc:  # URLError is an OSError
                 failures.append(f"{url}: {exc}")
+    if bad_files and len(bad_files) == len(entry.urls):
+        raise bad_files[-1]  # every mirror served a file, and none was the right one
     raise DatasetNotFoundError(_not_found_message(entry, roots, failures, download))
 
 

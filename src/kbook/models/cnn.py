@@ -25,6 +25,8 @@ from torch import nn
 
 @dataclass
 class CNNConfig:
+    """Sizes of a :class:`CNN`: input images, conv blocks and the classifier on top."""
+
     in_channels: int = 1
     image_size: int = 28  # height = width of the input images
     channels: tuple[int, ...] = (32, 64)  # output channels of each conv block

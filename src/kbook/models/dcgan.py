@@ -35,6 +35,8 @@ IMAGE_SIZE = 28  # 7 -> 14 -> 28: two stride-2 layers on a 7x7 base
 
 @dataclass
 class DCGANConfig:
+    """Sizes of the DCGAN :class:`Generator` and :class:`Discriminator` for 28x28 images."""
+
     latent_size: int = 64  # length of the noise vector z
     width: int = 64  # feature maps at 14x14; the 7x7 layer has twice as many
     channels: int = 1  # image channels

@@ -36,6 +36,8 @@ from .mlp import MLP, MLPConfig
 
 @dataclass
 class DQNConfig:
+    """Sizes of a :class:`QNetwork`: observation length, number of actions, hidden layers."""
+
     obs_size: int = 4  # CartPole: cart position, cart velocity, pole angle, pole angular velocity
     n_actions: int = 2  # CartPole: push left, push right
     hidden_sizes: tuple[int, ...] = (128, 128)

@@ -28,6 +28,8 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
 
 @dataclass
 class MLPConfig:
+    """Sizes of an :class:`MLP`: input, hidden layers, output, and the nonlinearity between them."""
+
     input_size: int = 2
     hidden_sizes: tuple[int, ...] = (16, 16)  # one entry per hidden layer; () is a linear model
     output_size: int = 2

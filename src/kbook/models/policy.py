@@ -35,6 +35,8 @@ from .mlp import MLP, MLPConfig
 
 @dataclass
 class PolicyConfig:
+    """Sizes of a :class:`PolicyNetwork`: observation length, number of actions, hidden layers."""
+
     obs_size: int = 4
     n_actions: int = 2
     hidden_sizes: tuple[int, ...] = (128,)

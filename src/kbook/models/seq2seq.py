@@ -32,6 +32,8 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 @dataclass
 class Seq2SeqConfig:
+    """Sizes of a :class:`Seq2Seq` translator and the id of its padding token."""
+
     src_vocab_size: int = 64
     tgt_vocab_size: int = 64
     embed_dim: int = 32
@@ -194,6 +196,7 @@ class Seq2Seq(nn.Module):
         if logits.dim() != 3 or tuple(tgt_out.shape) != tuple(logits.shape[:2]):
             raise ValueError(f"expected tgt_out of shape {tuple(logits.shape[:2])} to match logits "
                              f"(batch, tgt_len, vocab) {tuple(logits.shape)}, got {tuple(tgt_out.shape)}")
+        _check_ids(tgt_out, self.config.tgt_vocab_size, "target token")  # on a GPU: an opaque assert
         return F.cross_entropy(logits.flatten(0, 1).float(), tgt_out.flatten(),
                                ignore_index=self.config.pad_id)
 
@@ -209,6 +212,10 @@ class Seq2Seq(nn.Module):
         """
         if not isinstance(max_len, int) or max_len < 1:
             raise ValueError(f"max_len must be a positive int, got {max_len!r}")
+        for name, token_id in (("bos_id", bos_id), ("eos_id", eos_id)):
+            if not 0 <= token_id < self.config.tgt_vocab_size:
+                raise ValueError(f"{name} must be a target token id in [0, {self.config.tgt_vocab_size}), "
+                                 f"got {token_id}")
         encoded, hidden = self.encode(src, src_lengths)
         token = torch.full((src.shape[0],), bos_id, dtype=torch.long, device=src.device)
         finished = torch.zeros_like(token, dtype=torch.bool)

@@ -51,6 +51,8 @@ FALLBACK = "random-vgg-fallback"
 
 @dataclass
 class StyleTransferConfig:
+    """Layers used for content and style, and the shape and seed of the offline fallback network."""
+
     content_layers: tuple[str, ...] = ("relu4_2",)
     style_layers: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
     fallback_widths: tuple[int, ...] = (16, 32, 64, 128, 128)  # channels per block of the fallback
@@ -103,8 +105,8 @@ def vgg19_weights_path() -> tuple[str, Path]:
     """(url, path in the torch hub cache) of torchvision's ImageNet VGG-19 weights."""
     try:
         from torchvision.models import VGG19_Weights
-    except ImportError as err:
-        raise WeightsUnavailable(f"torchvision is not installed ({err})") from err
+    except Exception as err:  # not installed, or built for another torch ("operator ... does not exist")
+        raise WeightsUnavailable(f"torchvision could not be imported ({type(err).__name__}: {err})") from err
     url = VGG19_Weights.IMAGENET1K_V1.url
     return url, Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(url).path).name
 
@@ -232,8 +234,9 @@ def stylize(content: torch.Tensor, style: torch.Tensor, steps: int = 300, conten
     Minimises ``content_weight * content_loss + style_weight * style_loss``, the losses of
     :mod:`kbook.scratch.style` summed over the extractor's content layers and averaged over its
     style layers (weight 1/L each). The default weights give content_weight / style_weight =
-    1e-3, one of the paper's ratios; the best ratio depends on the scale of the network's
-    features, so tune it for the extractor in use. The images need not have the same size: a
+    1e-3, numerically one of the paper's ratios, but those went with the paper's network and its
+    input scale: the balance depends on the scale of the network's features, so tune the ratio
+    for the extractor in use. The images need not have the same size: a
     Gram matrix does not depend on it. ``optimizer`` is ``"adam"`` (default lr 0.02, one gradient per step) or
     ``"lbfgs"`` (the paper's choice; default lr 1, strong-Wolfe line search, a few gradients per
     step). ``init`` is ``"content"`` (start from the photograph, the faster choice) or ``"noise"``

@@ -32,6 +32,8 @@ from torch import Tensor, nn
 
 @dataclass
 class Word2VecConfig:
+    """Sizes of a :class:`Word2Vec` model: vocabulary and vector length."""
+
     vocab_size: int = 1000
     embed_dim: int = 64
 
@@ -121,6 +123,12 @@ def negative_sampling_loss(v_center: Tensor, u_context: Tensor, u_negative: Tens
     ``v_center`` and ``u_context`` are (B, D), ``u_negative`` is (B, K, D). ``logsigmoid`` is
     ``log(sigmoid(x))`` computed without overflow for large ``|x|``.
     """
+    if v_center.ndim != 2 or u_context.shape != v_center.shape:
+        raise ValueError(f"v_center and u_context must both be (B, D), got {tuple(v_center.shape)} and "
+                         f"{tuple(u_context.shape)}")
+    batch, dim = v_center.shape
+    if u_negative.ndim != 3 or (u_negative.shape[0], u_negative.shape[2]) != (batch, dim):
+        raise ValueError(f"u_negative must be (B, K, D) = ({batch}, K, {dim}), got {tuple(u_negative.shape)}")
     positive = (u_context * v_center).sum(-1)  # (B,)     u_o . v_c
     # (B, K) u_k . v_c; a product and a sum rather than a matmul, so that bf16 autocast leaves it
     # in float32: at the start (zero output vectors) bf16 would round log sigmoid(0) = -ln 2.
