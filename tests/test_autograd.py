@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from kbook.scalar import MLP, Value
-from kbook.scalar.check import compare_gradients, random_program
+from kbook.scalar.check import BINARY, UNARY, compare_gradients, random_program, run
 
 
 @pytest.mark.parametrize("seed", range(300))
@@ -18,6 +18,31 @@ def test_random_expressions_match_torch(seed):
     program = random_program(n_inputs=3, n_steps=rng.randint(1, 30), seed=seed)
     out_err, grad_err = compare_gradients(program, [rng.uniform(-2, 2) for _ in range(3)])
     assert out_err < 1e-9 and grad_err < 1e-9
+
+
+def test_the_checker_catches_a_wrong_local_derivative(monkeypatch):
+    program = [("tanh", (0,)), ("mul", (2, 1))]
+    assert max(compare_gradients(program, [0.4, -0.7])) < 1e-12
+
+    def wrong_tanh(self):  # a classic slip: d tanh(x)/dx written as 1 - t instead of 1 - t^2
+        t = math.tanh(self.data)
+        return Value(t, [(self, 1.0 - t)], "tanh")
+
+    monkeypatch.setattr(Value, "tanh", wrong_tanh)
+    out_err, grad_err = compare_gradients(program, [0.4, -0.7])
+    assert out_err < 1e-12 and grad_err > 1e-2
+
+
+def test_the_checker_catches_a_wrong_forward_value(monkeypatch):
+    monkeypatch.setattr(Value, "sigmoid", lambda self: Value(0.5 * math.tanh(self.data) + 0.6, [(self, 0.0)]))
+    out_err, _ = compare_gradients([("sigmoid", (0,))], [0.3])
+    assert out_err > 1e-2
+
+
+def test_random_programs_use_every_operation():
+    used = {op for seed in range(300) for op, _ in random_program(3, 30, seed)}
+    assert used == set(UNARY) | set(BINARY)
+    assert run([("add", (0, 1)), ("square", (2,))], [Value(1.0), Value(2.0)]).data == 3.0 + 9.0
 
 
 def test_every_operation_against_torch():

@@ -1,3 +1,4 @@
+import contextlib
 import random
 
 import numpy as np
@@ -51,6 +52,24 @@ def test_bf16_only_on_gpus_that_compute_in_it(monkeypatch, capability, native):
     monkeypatch.setattr(torch.version, "hip", None)
     assert kbook.bf16_supported("cuda") is native
     assert not kbook.bf16_supported("cpu")
+
+
+@pytest.mark.parametrize("capability,expected", [((7, 5), []), ((8, 0), [("cuda", torch.bfloat16)])])
+def test_autocast_on_cuda_is_bf16_exactly_where_supported(monkeypatch, capability, expected):
+    made = []
+
+    @contextlib.contextmanager
+    def recording_autocast(device_type, dtype=None, **kwargs):  # records instead of touching a GPU
+        made.append((device_type, dtype))
+        yield
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+    monkeypatch.setattr(torch.version, "hip", None)
+    monkeypatch.setattr(torch, "autocast", recording_autocast)
+    with kbook.autocast("cuda"):
+        pass
+    assert made == expected
 
 
 def test_seed_everything_repeats_all_generators():

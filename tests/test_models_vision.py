@@ -64,15 +64,23 @@ def test_mlp_overfits_one_batch(activation):
 
 
 def test_mlp_uses_the_configured_activation_and_dropout():
-    model = MLP(MLPConfig(hidden_sizes=(8, 8), activation="tanh", dropout=0.5))
-    kinds = [type(m) for m in model.net]
-    assert kinds == [nn.Linear, nn.Tanh, nn.Dropout, nn.Linear, nn.Tanh, nn.Dropout, nn.Linear]
+    torch.manual_seed(0)
     x = torch.randn(64, 2)
-    model.train()
-    assert not torch.equal(model(x), model(x))  # dropout draws a new mask each call
-    model.eval()
-    assert torch.equal(model(x), model(x))
-    assert nn.Dropout not in [type(m) for m in MLP(MLPConfig(dropout=0.0)).net]
+    far = {}
+    for activation in ("tanh", "sigmoid", "relu"):
+        model = MLP(MLPConfig(hidden_sizes=(8, 8), activation=activation)).eval()
+        far[activation] = (model(1e5 * x), model(1e6 * x))
+    # bounded activations saturate, so inputs far away give the same output; ReLU keeps growing
+    for bounded in ("tanh", "sigmoid"):
+        torch.testing.assert_close(*far[bounded], atol=1e-4, rtol=0)
+    assert (far["relu"][1] - far["relu"][0]).abs().max() > 1.0
+    assert not torch.allclose(far["tanh"][1], far["sigmoid"][1])  # saturating at +-1 or at 0 and 1
+    dropped = MLP(MLPConfig(hidden_sizes=(8, 8), activation="tanh", dropout=0.5)).train()
+    assert not torch.equal(dropped(x), dropped(x))  # dropout draws a new mask each call
+    dropped.eval()
+    assert torch.equal(dropped(x), dropped(x))
+    no_dropout = MLP(MLPConfig(dropout=0.0)).train()
+    assert torch.equal(no_dropout(x), no_dropout(x))  # dropout 0 adds no randomness in training
 
 
 def test_mlp_under_bf16_autocast():

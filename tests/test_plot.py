@@ -1,6 +1,7 @@
 """The shared plots draw what they are given and reject what they cannot draw."""
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pytest
 import torch
 
@@ -12,8 +13,11 @@ def test_loss_curves_draws_train_and_eval_losses():
     history = kbook.History(step=[1, 2, 3], loss=[3.0, 2.0, 1.0], eval_step=[3],
                             metrics={"val_loss": [1.5], "accuracy": [0.9]})
     ax = kbook.plot.loss_curves(history)
-    labels = [line.get_label() for line in ax.get_lines()]
-    assert labels == ["train loss (per step)", "val_loss"]  # accuracy is not a loss
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    assert list(lines) == ["train loss (per step)", "val_loss"]  # accuracy is not a loss
+    train, val = lines["train loss (per step)"], lines["val_loss"]
+    assert list(train.get_xdata()) == [1, 2, 3] and list(train.get_ydata()) == [3.0, 2.0, 1.0]
+    assert list(val.get_xdata()) == [3] and list(val.get_ydata()) == [1.5]  # at the eval step
     plt.close("all")
 
 
@@ -39,16 +43,23 @@ def test_image_grid_names_the_expected_shape():
         kbook.plot.image_grid(torch.rand(28, 28))
 
 
-def test_decision_regions_and_expression_graph_draw():
+def test_decision_regions_fills_the_plane_and_shows_the_points():
     X, y = kbook.toy.two_moons(50)
-    ax = kbook.plot.decision_regions(lambda g: (g[:, 1] > 0.25).long(), X, y)
-    assert ax.collections  # filled contours and the scatter
+    ax = kbook.plot.decision_regions(lambda g: (g[:, 1] > 0.25).long(), X, y, steps=40)
+    filled = [c for c in ax.collections if hasattr(c, "levels")]
+    assert len(filled) == 1 and len(filled[0].levels) >= 2  # the regions of both classes
+    points = [c for c in ax.collections if c is not filled[0]]
+    assert len(points) == 1 and np.allclose(points[0].get_offsets(), X.numpy())
+    plt.close("all")
+
+
+def test_expression_graph_shows_data_grad_and_local_derivatives():
     a, b = Value(2.0, label="a"), Value(3.0, label="b")
     out = (a * b).tanh()
     out.backward()
-    ax = kbook.plot.expression_graph(out)
-    texts = [t.get_text() for t in ax.texts]
-    assert any(t.startswith("a\ndata 2") for t in texts) and len(ax.texts) >= 4 + 3
+    texts = [t.get_text() for t in kbook.plot.expression_graph(out).texts]
+    assert f"a\ndata 2\ngrad {a.grad:.4g}" in texts and f"b\ndata 3\ngrad {b.grad:.4g}" in texts
+    assert f"{b.data:.3g}" in texts  # d(a*b)/da = b labels the edge from a
     plt.close("all")
 
 

@@ -103,11 +103,12 @@ def test_attention_bad_input():
         A.scaled_dot_product_attention(q, torch.zeros(7, 6), v)
     with pytest.raises(ValueError, match=r"v must have shape \(\.\.\., 7, d_v\)"):
         A.scaled_dot_product_attention(q, k, torch.zeros(6, 4))
-    with pytest.raises(ValueError, match="same number of dimensions"):
+    with pytest.raises(ValueError, match=r"same number of dimensions.*got \(5, 8\), \(1, 7, 8\), \(7, 4\)"):
         A.scaled_dot_product_attention(q, k[None], v)
     with pytest.raises(ValueError, match="boolean"):
         A.scaled_dot_product_attention(q, k, v, mask=torch.ones(5, 7))
-    with pytest.raises(ValueError, match="does not broadcast"):
+    broadcast = r"mask of shape \(5, 6\) does not broadcast to the scores' shape \(5, 7\)"
+    with pytest.raises(ValueError, match=broadcast):
         A.scaled_dot_product_attention(q, k, v, mask=torch.ones(5, 6, dtype=torch.bool))
     no_key_for_query_2 = torch.ones(5, 7, dtype=torch.bool)
     no_key_for_query_2[2] = False
@@ -164,5 +165,5 @@ def test_additive_scores_by_loops():
     torch.testing.assert_close(A.additive_scores(query, keys, w_q, w_k, v), torch.tensor(expected))
     with pytest.raises(ValueError, match=r"w_key must have shape \(6, 4\)"):
         A.additive_scores(query, keys, w_q, torch.randn(6, 3), v)
-    with pytest.raises(ValueError, match="expected query"):
+    with pytest.raises(ValueError, match=r"expected query \(d_q,\).*got \(1, 3\), \(5, 4\)"):
         A.additive_scores(query[None], keys, w_q, w_k, v)

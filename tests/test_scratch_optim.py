@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from kbook.scratch import losses
 from kbook.scratch.optim import AdamState, adam_init, adam_step, momentum_step, sgd_step
 
 SHAPES = [(5,), (3, 4), (2, 3, 2)]
@@ -131,11 +132,14 @@ def test_half_sum_gradient_is_n_over_2_times_mean_gradient():
     """The seeds' 'MSE' 1/2 sum(...) has the same minimiser as the mean, but a gradient n/2 times
     larger, so the same learning rate takes steps n/2 times longer."""
     gen = torch.Generator().manual_seed(2)
-    x, y = torch.randn(30, generator=gen), torch.randn(30, generator=gen)
-    w = torch.tensor(0.7, requires_grad=True)
-    (g_half_sum,) = torch.autograd.grad(0.5 * ((y - w * x) ** 2).sum(), w)
-    (g_mean,) = torch.autograd.grad(((y - w * x) ** 2).mean(), w)
-    assert torch.allclose(g_half_sum, g_mean * 30 / 2)
+    x, y = (torch.randn(30, generator=gen, dtype=torch.float64) for _ in range(2))
+    w = torch.tensor(0.7, dtype=torch.float64, requires_grad=True)
+    (g_half_sum,) = torch.autograd.grad(0.5 * losses.mse(w * x, y, reduction="sum"), w)
+    (g_mean,) = torch.autograd.grad(losses.mse(w * x, y), w)
+    torch.testing.assert_close(g_half_sum, g_mean * 30 / 2)
+    w0 = w.detach()
+    step_half_sum, step_mean = sgd_step(w0, g_half_sum, 0.01) - w0, sgd_step(w0, g_mean, 0.01) - w0
+    torch.testing.assert_close(step_half_sum, 15 * step_mean)
 
 
 def test_bad_inputs_raise_clear_errors():

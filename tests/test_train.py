@@ -176,6 +176,14 @@ def test_compile_is_skipped_off_cuda(capsys):
     assert "skipped" in capsys.readouterr().out
 
 
+def test_compile_on_cuda(monkeypatch, capsys):
+    model = nn.Linear(2, 2)
+    compiled = object()
+    monkeypatch.setattr(torch, "compile", lambda m, *args, **kwargs: compiled if m is model else None)
+    assert kbook.train.maybe_compile(model, torch.device("cuda")) is compiled
+    assert "skipped" not in capsys.readouterr().out
+
+
 def test_to_device_handles_nested_batches():
     batch = {"x": torch.ones(1), "pair": (torch.zeros(1), [torch.ones(2)]), "n": 3}
     moved = kbook.train.to_device(batch, torch.device("meta"))  # a device other than the batch's
