@@ -347,7 +347,8 @@ def test_interrupted_generate_restores_training_mode(model, monkeypatch):
 # --- bad input ----------------------------------------------------------------------------------------
 
 def test_gpt_rejects_sequences_longer_than_block_size():
-    with pytest.raises(ValueError, match=r"shape \(batch, time\) with 1 <= time <= 16, got \(2, 17\)"):
+    with pytest.raises(ValueError, match=r"shape \(batch, time\) with 1 <= time <= 16, got \(2, 17\): "
+                                         r"keep the last 16 tokens"):
         tiny_gpt()(random_ids(2, 17))
 
 

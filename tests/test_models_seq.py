@@ -68,6 +68,10 @@ def test_noise_distribution_is_proportional_to_count_to_the_three_quarters():
     torch.testing.assert_close(frequency, expected, atol=0.005, rtol=0)  # 3+ standard errors
     with pytest.raises(ValueError, match=r"shape \(vocab_size,\)"):
         UnigramSampler(torch.ones(2, 3))
+    with pytest.raises(ValueError, match="k must be a positive int, got 0"):
+        sampler.sample(4, 0)
+    with pytest.raises(ValueError, match="batch must be a positive int, got 2.5"):
+        sampler.sample(2.5, 3)
 
 
 def test_discard_probability_matches_the_formula():

@@ -42,6 +42,17 @@ def run(steps, path=None, seed=0, every=0, **kw):
     return model, opt, history
 
 
+def test_float64_losses_are_recorded_exactly():
+    model = nn.Linear(1, 1).double()
+    with torch.no_grad():
+        model.weight.fill_(1.0)
+        model.bias.fill_(1e-12)  # 1 + 1e-12 rounds to exactly 1.0 in float32
+    history = kbook.fit(model, torch.optim.SGD(model.parameters(), lr=0.0),
+                        lambda step: torch.ones(1, 1, dtype=torch.float64),
+                        lambda m, x: m(x).sum(), 3, device="cpu", progress=False)
+    assert history.loss == [1.0 + 1e-12] * 3
+
+
 def test_loss_falls_and_evaluation_is_recorded():
     x_val, y_val = get_batch(0)
 

@@ -134,7 +134,7 @@ def fit(
         saving = checkpoint_path is not None and (
             done == steps or (checkpoint_every and done % checkpoint_every == 0))
         if evaluating or saving or done == steps or done % LOSS_COPY_EVERY == 0:
-            history.loss.extend(torch.stack(pending).float().tolist())
+            history.loss.extend(torch.stack(pending).double().tolist())
             pending.clear()
             bar.set_postfix(loss=f"{history.loss[-1]:.4f}", refresh=False)
         if evaluating:

@@ -4,8 +4,8 @@ Convolutional networks trained by backpropagation on handwritten digits go back 
 al. (1989); this one follows the modern recipe: blocks of convolution -> ReLU -> 2x2 max
 pooling, then a small fully connected classifier with dropout (Srivastava et al., 2014).
 With the default config (two blocks of 32 and 64 channels, a 64-unit hidden layer; about
-220k parameters) it is sized to pass 98.5% MNIST test accuracy after a few minutes of CPU
-training.
+220k parameters) it is sized to pass 98.5% MNIST test accuracy within the CPU budget of
+chapter 3.2, which prints the time its training took.
 
 Shapes: input ``(batch, in_channels, image_size, image_size)`` float, by default
 ``(batch, 1, 28, 28)``. For single-channel models an input ``(batch, 28, 28)`` is also

@@ -8,9 +8,9 @@ network trained on the temporal-difference (TD) target
 
 using two stabilisers: an experience *replay buffer* that breaks the correlation between
 consecutive transitions (both papers), and, added in the Nature paper, a *target network*
-theta_target, a lagged copy of the online network, updated by a hard copy every C steps
-(C = 10,000 there) or softly (Polyak averaging). The 2013 paper computed its targets with the
-online network itself.
+theta_target, a lagged copy of the online network, replaced there by a hard copy after every C
+parameter updates (C = 10,000); a common smooth alternative is Polyak averaging (Lillicrap et
+al., 2016). The 2013 paper computed its targets with the online network itself.
 Double DQN (van Hasselt, Guez & Silver, 2016) lets the online network choose the next action
 and the target network value it, which reduces the max operator's overestimation:
 

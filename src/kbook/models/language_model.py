@@ -41,7 +41,11 @@ def check_token_ids(idx: torch.Tensor, vocab_size: int, max_time: int | None = N
     if not isinstance(idx, torch.Tensor) or idx.dim() != 2 or idx.shape[0] < 1 or idx.shape[1] < 1 or (
             max_time is not None and idx.shape[1] > max_time):
         got = tuple(idx.shape) if isinstance(idx, torch.Tensor) else type(idx).__name__
-        raise ValueError(f"expected token ids of shape (batch, time) with {longest}, got {got}")
+        too_long = isinstance(idx, torch.Tensor) and idx.dim() == 2 and max_time is not None and (
+            idx.shape[1] > max_time)
+        hint = (f": keep the last {max_time} tokens (idx[:, -{max_time}:]) or build the model with a "
+                "longer context") if too_long else ""
+        raise ValueError(f"expected token ids of shape (batch, time) with {longest}, got {got}{hint}")
     if idx.dtype not in (torch.int64, torch.int32):
         raise ValueError(f"expected integer token ids (torch.long), got dtype {idx.dtype}")
     if torch.compiler.is_compiling():  # reading values would split the compiled graph; eager runs check

@@ -234,14 +234,15 @@ def stylize(content: torch.Tensor, style: torch.Tensor, steps: int = 300, conten
     Minimises ``content_weight * content_loss + style_weight * style_loss``, the losses of
     :mod:`kbook.scratch.style` summed over the extractor's content layers and averaged over its
     style layers (weight 1/L each). The default weights give content_weight / style_weight =
-    1e-3, numerically one of the paper's ratios, but those went with the paper's network and its
-    input scale: the balance depends on the scale of the network's features, so tune the ratio
-    for the extractor in use. The images need not have the same size: a
-    Gram matrix does not depend on it. ``optimizer`` is ``"adam"`` (default lr 0.02, one gradient per step) or
-    ``"lbfgs"`` (the paper's choice; default lr 1, strong-Wolfe line search, a few gradients per
-    step). ``init`` is ``"content"`` (start from the photograph, the faster choice) or ``"noise"``
-    (uniform noise from ``generator``, as in the paper). After each step the pixels are clipped
-    to [0, 1]. Losses are computed in float32 even when the caller runs under autocast.
+    1e-3, numerically one of the paper's ratios, but those went with the paper's network, whose
+    weights were rescaled to a mean activation of 1 per filter, and its input scale: the balance
+    depends on the scale of the network's features, so tune the ratio for the extractor in use.
+    The images need not have the same size: a Gram matrix does not depend on it. ``optimizer`` is
+    ``"adam"`` (default lr 0.02, one gradient per step) or ``"lbfgs"`` (the paper's choice;
+    default lr 1, strong-Wolfe line search, a few gradients per step). ``init`` is ``"content"``
+    (start from the photograph, the faster choice) or ``"noise"`` (uniform noise from
+    ``generator``, as in the paper). After each step the pixels are clipped to [0, 1]. Losses are
+    computed in float32 even when the caller runs under autocast.
 
     Returns the image, shaped like ``content``, and the history: lists ``"total"``,
     ``"content"`` and ``"style"`` of length ``steps + 1``, entry k being the losses of the

@@ -113,6 +113,9 @@ class UnigramSampler:
 
     def sample(self, batch: int, k: int, generator: torch.Generator | None = None) -> Tensor:
         """``k`` noise word ids for each of ``batch`` pairs, shape (batch, k), drawn with replacement."""
+        for name, value in (("batch", batch), ("k", k)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
         ids = torch.multinomial(self.probs, batch * k, replacement=True, generator=generator)
         return ids.view(batch, k)
 
