@@ -144,3 +144,29 @@ def test_scalar_mlp_learns_xor():
         for p in mlp.parameters():
             p.data -= 0.5 * p.grad
     assert all(math.copysign(1, mlp(x)[0].data) == t for x, t in data)
+
+
+def test_sigmoid_is_stable_and_exp_overflow_is_explained():
+    far_left, far_right = Value(-1000.0).sigmoid(), Value(1000.0).sigmoid()
+    assert far_left.data == 0.0 and far_right.data == 1.0
+    x = Value(-30.0)
+    y = x.sigmoid()
+    y.backward()
+    torch_x = torch.tensor(-30.0, dtype=torch.float64, requires_grad=True)
+    torch.sigmoid(torch_x).backward()
+    assert y.data == pytest.approx(torch.sigmoid(torch_x).item(), rel=1e-12)
+    assert x.grad == pytest.approx(torch_x.grad.item(), rel=1e-12)
+    with pytest.raises(ValueError, match=r"exp\(1000\) is too large for a float"):
+        Value(1000.0).exp()
+
+
+def test_backward_twice_accumulates_into_inputs_only():
+    a, b = Value(2.0), Value(3.0)
+    out = (a * b) * 1.0
+    out.backward()
+    out.backward()  # as torch with retain_graph=True: the inputs' gradients add up
+    ta, tb = (torch.tensor(v, dtype=torch.float64, requires_grad=True) for v in (2.0, 3.0))
+    tout = (ta * tb) * 1.0
+    tout.backward(retain_graph=True)
+    tout.backward()
+    assert (a.grad, b.grad) == (ta.grad.item(), tb.grad.item()) == (6.0, 4.0)

@@ -189,7 +189,8 @@ def test_dqn_under_bf16_autocast():
     assert q.shape == (16, 2) and q.dtype == torch.float32  # Q-values are never rounded to bfloat16
     assert loss.dtype == torch.float32 and torch.isfinite(loss)
     with torch.no_grad():
-        online.net.net[-1].bias.fill_(90.0)  # Q near 100, where bfloat16's steps are 0.5
+        output_layer = [m for m in online.modules() if isinstance(m, torch.nn.Linear)][-1]
+        output_layer.bias.fill_(90.0)  # Q near 100, where bfloat16's steps are 0.5
         exact = online(batch.obs)
         with torch.autocast(**BF16):
             assert (online(batch.obs) - exact).abs().max() < 1e-4

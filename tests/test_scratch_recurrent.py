@@ -94,3 +94,10 @@ def test_steps_pass_gradcheck_in_every_input():
     assert torch.autograd.gradcheck(rnn_step, (x, h, rand(4, 3), rand(4, 4), rand(4), rand(4)))
     assert torch.autograd.gradcheck(lambda x, h, c, *w: lstm_step(x, (h, c), *w),
                                     (x, h, c, rand(16, 3), rand(16, 4), rand(16), rand(16)))
+
+
+def test_lstm_step_names_a_bad_state():
+    x, h, c = torch.zeros(1, 2), torch.zeros(1, 3), torch.zeros(1, 3)
+    W_ih, W_hh = torch.zeros(12, 2), torch.zeros(12, 3)
+    with pytest.raises(ValueError, match="tuple \\(h, c\\) of two tensors, got list of length 2"):
+        lstm_step(x, [h, c], W_ih, W_hh)

@@ -106,3 +106,9 @@ def test_bad_inputs_raise_clear_errors():
         rl.softmax_policy(torch.zeros(2, 2))
     with pytest.raises(ValueError, match=r"arm indices in \[0, 3\)"):
         rl.score(torch.zeros(3), torch.tensor([0, 3]))
+
+
+def test_reinforce_samples_reject_means_of_the_wrong_length():
+    with pytest.raises(ValueError, match=r"means must have shape \(2,\) like theta, got \(3,\)"):
+        rl.reinforce_samples(torch.zeros(2), torch.tensor([0.1, 0.5, 0.9]), 4,
+                             torch.Generator().manual_seed(0))

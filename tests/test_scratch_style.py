@@ -101,3 +101,8 @@ def test_bad_inputs_raise_clear_errors():
         style.style_loss([f], [style.gram_matrix(f)], [0.5, 0.5])
     with pytest.raises(ValueError, match="non-negative"):
         style.total_loss(1.0, 1.0, alpha=-1.0, beta=1.0)
+
+
+def test_integer_features_get_a_dtype_error():
+    with pytest.raises(TypeError, match=r"got dtype torch.int64: convert it with .float\(\)"):
+        style.gram_matrix(torch.ones(2, 3, 3, dtype=torch.long))

@@ -45,7 +45,11 @@ class Value:
         return Value(self.data**k, [(self, k * self.data ** (k - 1))], f"**{k:g}")
 
     def exp(self) -> Value:
-        e = math.exp(self.data)
+        try:
+            e = math.exp(self.data)
+        except OverflowError:  # above about 709.78 the result exceeds the largest float
+            raise ValueError(f"exp({self.data:g}) is too large for a float: rewrite the expression so "
+                             "that exp only sees moderate inputs, as sigmoid does below") from None
         return Value(e, [(self, e)], "exp")
 
     def log(self) -> Value:
@@ -58,7 +62,8 @@ class Value:
         return Value(t, [(self, 1.0 - t * t)], "tanh")
 
     def sigmoid(self) -> Value:
-        s = 1.0 / (1.0 + math.exp(-self.data))
+        e = math.exp(-abs(self.data))  # in (0, 1]: never overflows
+        s = 1.0 / (1.0 + e) if self.data >= 0 else e / (1.0 + e)
         return Value(s, [(self, s * (1.0 - s))], "sigmoid")
 
     def relu(self) -> Value:
@@ -103,9 +108,17 @@ class Value:
         return order
 
     def backward(self) -> None:
-        """Accumulate d self / d v into ``v.grad`` for every Value v this one depends on."""
+        """Accumulate d self / d v into ``v.grad`` for every Value v this one depends on.
+
+        Inputs (Values computed from nothing) keep accumulating over calls, as in PyTorch: zero
+        them between training steps. Intermediate Values start again from zero on every call.
+        """
+        order = self.topological_order()
+        for node in order:
+            if node.parents:
+                node.grad = 0.0
         self.grad = 1.0
-        for node in reversed(self.topological_order()):
+        for node in reversed(order):
             for parent, local in node.parents:
                 parent.grad += local * node.grad
 

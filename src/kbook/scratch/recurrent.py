@@ -68,7 +68,8 @@ def lstm_step(x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor], W_ih: t
     pre-activation; then ``c' = f * c + i * g`` and ``h' = o * tanh(c')``.
     """
     if not (isinstance(state, tuple) and len(state) == 2):
-        raise ValueError("state must be a pair (h, c) of tensors")
+        raise ValueError(f"state must be a tuple (h, c) of two tensors, got {type(state).__name__}"
+                         + (f" of length {len(state)}" if isinstance(state, (tuple, list)) else ""))
     h, c = state
     _check_shapes(x, {"h": h, "c": c}, W_ih, W_hh, b_ih, b_hh, gates=4)
     z_i, z_f, z_g, z_o = _affine(x, h, W_ih, W_hh, b_ih, b_hh).chunk(4, dim=-1)

@@ -211,6 +211,8 @@ def reinforce_samples(theta: torch.Tensor, means: torch.Tensor, n: int, generato
     Each row samples an arm ``a ~ pi``, pays a Bernoulli reward with probability
     ``means[a]``, and is an unbiased estimate of ``grad J``; their mean is the estimator.
     """
+    if means.shape != theta.shape:
+        raise ValueError(f"means must have shape {tuple(theta.shape)} like theta, got {tuple(means.shape)}")
     if not ((means >= 0) & (means <= 1)).all():
         raise ValueError(f"Bernoulli arm means must lie in [0, 1], got {means.tolist()}")
     pi = softmax_policy(theta)

@@ -24,8 +24,11 @@ import torch
 
 
 def _check_features(name: str, features: torch.Tensor) -> None:
-    if not isinstance(features, torch.Tensor) or not features.is_floating_point():
+    if not isinstance(features, torch.Tensor):
         raise TypeError(f"{name} must be a floating-point tensor, got {type(features).__name__}")
+    if not features.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {features.dtype}: "
+                        "convert it with .float()")
     if features.ndim not in (3, 4):
         raise ValueError(f"{name} must have shape (C, H, W) or (B, C, H, W), got {tuple(features.shape)}")
 
