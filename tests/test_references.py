@@ -1,4 +1,5 @@
-"""The bibliography: every entry real enough to be cited, and every citation resolvable."""
+"""The bibliography: every entry complete enough to be found (author, title, year, venue), and every
+citation resolvable."""
 
 from __future__ import annotations
 
@@ -44,3 +45,30 @@ def test_every_entry_is_cited():
 
 def test_bibliography_is_substantial():
     assert len(set(bib_keys())) >= 40
+
+
+REQUIRED = {"article": {"journal"}, "inproceedings": {"booktitle"}, "incollection": {"booktitle"},
+            "book": {"publisher"}}
+
+
+def bib_entries() -> list[tuple[str, str, set[str]]]:
+    """(type, key, field names) of every entry of every .bib file under book/."""
+    entries = []
+    for path in sorted((ROOT / "book").rglob("*.bib")):
+        for chunk in re.split(r"\n(?=@)", path.read_text(encoding="utf-8")):
+            head = re.match(r"\s*@(\w+)\s*\{\s*([^,\s]+)\s*,", chunk)
+            if head:
+                fields = {name.lower() for name in re.findall(r"^\s*(\w+)\s*=", chunk, re.MULTILINE)}
+                entries.append((head.group(1).lower(), head.group(2), fields))
+    return entries
+
+
+def test_every_entry_names_its_author_title_year_and_venue():
+    problems = []
+    for kind, key, fields in bib_entries():
+        needed = {"title", "year"} | REQUIRED.get(kind, set())
+        if not fields & {"author", "editor", "organization", "institution"}:
+            problems.append(f"{key}: no author, editor or organisation")
+        problems += [f"{key} (@{kind}): no {name}" for name in sorted(needed - fields)]
+    assert len(bib_entries()) == len(bib_keys())
+    assert not problems, "\n".join(problems)

@@ -127,7 +127,7 @@ EVENTS: tuple[Event, ...] = (
           "Blog post on measuring his own top-5 error on ImageNet against GoogLeNet.",
           "karpathy2014what"),
     Event("2015-01", "teaching", "CS231n, first run",
-          "Teaches CS231n, the course on convolutional networks he created, for the first time.",
+          "Teaches CS231n, Stanford's course on convolutional networks, for the first time.",
           "li2015cs231n"),
     Event("2015-05-21", "ideas", "RNN effectiveness post",
           "The Unreasonable Effectiveness of Recurrent Neural Networks, released with char-rnn.",
