@@ -135,6 +135,54 @@ def test_kbook_offline_disables_downloads(no_local_data, monkeypatch):
         data.fetch(NAMES)
 
 
+def test_kbook_offline_0_allows_downloads_and_nonsense_is_an_error(no_local_data, file_server,
+                                                                 monkeypatch):
+    root, base = file_server
+    (root / "file.txt").write_bytes(b"online")
+    monkeypatch.setenv("KBOOK_OFFLINE", "0")
+    assert data.fetch(entry_for(b"online", f"{base}/file.txt")).read_bytes() == b"online"
+    monkeypatch.setenv("KBOOK_OFFLINE", "maybe")
+    with pytest.raises(ValueError, match="KBOOK_OFFLINE='maybe': use 1"):
+        data.fetch(entry_for(b"other", f"{base}/other.txt", path="toy/other.txt"))
+
+
+def test_a_transfer_cut_short_moves_on_to_the_next_mirror(no_local_data, monkeypatch):
+    import http.client
+
+    import kbook.data.resolve as resolve
+
+    def get(url, label):
+        if "first" in url:
+            raise http.client.IncompleteRead(b"")  # the connection dropped mid-transfer
+        return b"the real thing"
+
+    monkeypatch.setattr(resolve, "_get", get)
+    entry = dataclasses.replace(entry_for(b"the real thing", ""), urls=("http://first/x", "http://second/x"))
+    assert data.fetch(entry).read_bytes() == b"the real thing"
+
+
+def test_a_wrong_archive_is_a_checksum_error(no_local_data, file_server):
+    root, base = file_server
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        z.writestr("fra.txt", b"Go.\tVa !\n")
+    (root / "fra-eng.zip").write_bytes(buffer.getvalue())
+    entry = entry_for(b"Go.\tVa !\n", f"{base}/fra-eng.zip", path="toy/eng-fra.txt", member="fra.txt",
+                      archive_sha256="0" * 64)
+    with pytest.raises(ChecksumError, match=hashlib.sha256(buffer.getvalue()).hexdigest()):
+        data.fetch(entry)
+
+
+def test_a_relative_kbook_data_is_resolved_against_the_working_directory(no_local_data, shared_data,
+                                                                       monkeypatch):
+    mine = no_local_data.parent / "work" / "mine"  # the fixture's working directory
+    (mine / "names").mkdir(parents=True)
+    shutil.copy(shared_data / NAMES, mine / NAMES)
+    monkeypatch.setenv("KBOOK_DATA", "mine")
+    path, where = data.locate(NAMES)
+    assert where == "KBOOK_DATA" and path.is_absolute() and path == mine / NAMES
+
+
 def test_real_registry_entry_missing_offline(no_local_data, monkeypatch):
     monkeypatch.setenv("KBOOK_OFFLINE", "1")
     with pytest.raises(DatasetNotFoundError, match="mnist/t10k-images-idx3-ubyte.gz"):

@@ -36,6 +36,19 @@ def test_preference_and_environment_override(monkeypatch):
     assert kbook.device("meta") == torch.device("meta")
 
 
+def test_a_forced_device_must_exist(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    monkeypatch.setenv("KBOOK_DEVICE", "cuda")
+    with pytest.raises(ValueError, match="KBOOK_DEVICE='cuda': this machine has no CUDA device; unset it"):
+        kbook.device()
+    monkeypatch.setenv("KBOOK_DEVICE", "gpu")
+    with pytest.raises(ValueError, match="KBOOK_DEVICE='gpu' is not a device name"):
+        kbook.device()
+    with pytest.raises(ValueError, match="prefer='mps': this machine has no MPS device"):
+        kbook.device("mps")
+
+
 def test_autocast_is_a_no_op_off_cuda():
     assert not kbook.bf16_supported("cpu")
     with kbook.autocast("cpu"):

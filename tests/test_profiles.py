@@ -17,8 +17,12 @@ def test_environment_used_when_no_argument(monkeypatch):
 
 def test_automatic_follows_cuda(monkeypatch):
     monkeypatch.delenv("KBOOK_PROFILE", raising=False)
+    monkeypatch.delenv("KBOOK_DEVICE", raising=False)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert kbook.profile() == "gpu"
+    monkeypatch.setenv("KBOOK_DEVICE", "cpu")  # a GPU machine told to use its CPU
+    assert kbook.profile() == "cpu"
+    monkeypatch.delenv("KBOOK_DEVICE")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert kbook.profile() == "cpu"
 

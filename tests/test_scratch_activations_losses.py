@@ -183,3 +183,31 @@ def test_loss_bad_inputs():
         losses.cross_entropy(torch.zeros(2, 3), torch.tensor([0, 3]))
     with pytest.raises(TypeError, match="floating-point"):
         losses.log_softmax(torch.arange(4))
+
+
+@pytest.mark.parametrize("name,f,_,reference", ACTIVATIONS, ids=[a[0] for a in ACTIVATIONS])
+def test_autograd_through_the_from_scratch_activation_matches_torch(name, f, _, reference):
+    ours_x, theirs_x = X.clone().requires_grad_(True), X.clone().requires_grad_(True)
+    (ours,) = torch.autograd.grad(f(ours_x).sum(), ours_x)
+    (theirs,) = torch.autograd.grad(reference(theirs_x).sum(), theirs_x)
+    torch.testing.assert_close(ours, theirs, rtol=1e-10, atol=1e-12)  # X includes 0 exactly
+
+
+def test_loss_gradients_match_torch_at_zero_and_saturated_inputs():
+    z = torch.tensor([0.0, 0.0, 40.0, -40.0], dtype=torch.float64, requires_grad=True)
+    y = torch.tensor([0.0, 1.0, 1.0, 0.0], dtype=torch.float64)
+    (ours,) = torch.autograd.grad(losses.binary_cross_entropy_with_logits(z, y, "sum"), z)
+    (theirs,) = torch.autograd.grad(F.binary_cross_entropy_with_logits(z, y, reduction="sum"), z)
+    torch.testing.assert_close(ours, theirs)  # 1/2 - y at z = 0
+
+    logits = torch.tensor([20.0, 0.5, -1.0], requires_grad=True)  # sigmoid(20) is exactly 1 in float32
+    target = torch.tensor([1.0, 0.0, 1.0])
+    (ours,) = torch.autograd.grad(losses.binary_cross_entropy(torch.sigmoid(logits), target), logits)
+    (theirs,) = torch.autograd.grad(F.binary_cross_entropy(torch.sigmoid(logits), target), logits)
+    assert torch.isfinite(ours).all()
+    torch.testing.assert_close(ours, theirs)
+
+    q = torch.tensor([0.7, 0.3, 0.0], requires_grad=True)  # q = 0 where p = 0: a 0 log 0 term
+    p = torch.tensor([1.0, 0.0, 0.0])
+    (grad,) = torch.autograd.grad(losses.categorical_cross_entropy(q, p), q)
+    torch.testing.assert_close(grad, torch.tensor([-1 / 0.7, 0.0, 0.0]))

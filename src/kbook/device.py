@@ -17,17 +17,31 @@ import torch
 def device(prefer: str | None = None) -> torch.device:
     """Return CUDA if available, then Apple MPS, then CPU.
 
-    ``prefer`` (or the ``KBOOK_DEVICE`` environment variable) forces one, e.g. ``"cpu"``.
+    ``prefer`` (or the ``KBOOK_DEVICE`` environment variable) forces one, e.g. ``"cpu"``; a
+    name that is not a device, or a device this machine lacks, raises ValueError.
     """
     name = prefer or os.environ.get("KBOOK_DEVICE")
     if name:
-        return torch.device(name)
+        source = f"prefer={name!r}" if prefer else f"KBOOK_DEVICE={name!r}"
+        try:
+            dev = torch.device(name)
+        except RuntimeError as err:
+            raise ValueError(f"{source} is not a device name: use 'cpu', 'cuda', 'cuda:1' or 'mps'") from err
+        is_available = {"cuda": torch.cuda.is_available, "mps": _mps_available}.get(dev.type)
+        if is_available is not None and not is_available():
+            raise ValueError(f"{source}: this machine has no {dev.type.upper()} device; "
+                             "unset it, or use 'cpu'")
+        return dev
     if torch.cuda.is_available():
         return torch.device("cuda")
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
+    if _mps_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def _mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return mps is not None and mps.is_available()
 
 
 def bf16_supported(dev: torch.device | str) -> bool:

@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from typing import TypeVar
 
-import torch
+from .device import device
 
 PROFILES = ("smoke", "cpu", "gpu")
 T = TypeVar("T")
@@ -30,14 +30,15 @@ def profile(requested: str | None = None) -> str:
     """Resolve the run profile.
 
     The argument wins if given, then the ``KBOOK_PROFILE`` environment variable, then
-    automatic: ``"gpu"`` when CUDA is available, else ``"cpu"``.
+    automatic: ``"gpu"`` when :func:`kbook.device` picks a CUDA GPU (so ``KBOOK_DEVICE=cpu`` on a
+    GPU machine gives ``"cpu"``), else ``"cpu"``.
     """
     if requested is not None:
         return _check(requested, "the PROFILE argument")
     env = os.environ.get("KBOOK_PROFILE", "").strip()
     if env:
         return _check(env, "the KBOOK_PROFILE environment variable")
-    return "gpu" if torch.cuda.is_available() else "cpu"
+    return "gpu" if device().type == "cuda" else "cpu"
 
 
 def pick(configs: Mapping[str, T], which: str) -> T:

@@ -15,6 +15,7 @@ place); with no network, one error names every place looked and how to fix it.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import io
 import os
 import tempfile
@@ -50,7 +51,7 @@ def sha256_of(path: Path) -> str:
 def cache_dir() -> Path:
     """Where downloads go: ``$KBOOK_CACHE``, else ``$XDG_CACHE_HOME/kbook``, else ``~/.cache/kbook``."""
     if os.environ.get("KBOOK_CACHE"):
-        return Path(os.environ["KBOOK_CACHE"]).expanduser()
+        return Path(os.environ["KBOOK_CACHE"]).expanduser().resolve()  # relative: to the working dir
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "kbook"
 
@@ -68,7 +69,7 @@ def _shared_folders() -> list[Path]:
 def search_roots() -> list[tuple[str, Path | None]]:
     """The places searched, in order, each as ``(label, folder)``; folder is None if unset."""
     env = os.environ.get("KBOOK_DATA")
-    roots: list[tuple[str, Path | None]] = [("KBOOK_DATA", Path(env).expanduser() if env else None)]
+    roots: list[tuple[str, Path | None]] = [("KBOOK_DATA", Path(env).expanduser().resolve() if env else None)]
     shared = _shared_folders()
     roots += [("shared", p) for p in shared] or [("shared", None)]
     roots.append(("cache", cache_dir()))
@@ -99,7 +100,7 @@ def fetch(path: str | DataFile, download: bool | None = None) -> Path:
     """Return a verified local copy of a dataset file, downloading it if need be.
 
     ``path`` is a registry path such as ``"tinyshakespeare/input.txt"``. ``download=None``
-    downloads unless the ``KBOOK_OFFLINE`` environment variable is set.
+    downloads unless the ``KBOOK_OFFLINE`` environment variable is on (``1``, ``true``, ``yes``).
     """
     entry = path if isinstance(path, DataFile) else lookup(path)
     roots = search_roots()
@@ -107,7 +108,7 @@ def fetch(path: str | DataFile, download: bool | None = None) -> Path:
         if root is not None and (root / entry.path).is_file():
             return _verify(root / entry.path, entry)
     if download is None:
-        download = not os.environ.get("KBOOK_OFFLINE")
+        download = not _offline()
     failures: list[str] = []
     bad_files: list[ChecksumError] = []
     if download:
@@ -117,11 +118,20 @@ def fetch(path: str | DataFile, download: bool | None = None) -> Path:
             except ChecksumError as exc:
                 bad_files.append(exc)
                 failures.append(f"{url}: {exc}")
-            except (OSError, zipfile.BadZipFile, KeyError) as exc:  # URLError is an OSError
-                failures.append(f"{url}: {exc}")
+            except (OSError, http.client.HTTPException, zipfile.BadZipFile, KeyError) as exc:
+                failures.append(f"{url}: {exc}")  # URLError is an OSError; a cut transfer is an HTTPException
     if bad_files and len(bad_files) == len(entry.urls):
         raise bad_files[-1]  # every mirror served a file, and none was the right one
     raise DatasetNotFoundError(_not_found_message(entry, roots, failures, download))
+
+
+def _offline() -> bool:
+    value = os.environ.get("KBOOK_OFFLINE", "").strip().lower()
+    if value in ("", "0", "false", "no"):
+        return False
+    if value in ("1", "true", "yes"):
+        return True
+    raise ValueError(f"KBOOK_OFFLINE={value!r}: use 1 (no downloads) or 0 (downloads allowed)")
 
 
 def _not_found_message(entry: DataFile, roots, failures: list[str], download: bool) -> str:
@@ -129,7 +139,7 @@ def _not_found_message(entry: DataFile, roots, failures: list[str], download: bo
     for label, root in roots:
         lines.append(f"  - {label}: " + (f"{root / entry.path} (missing)" if root else "(not set)"))
     if not download:
-        lines.append("Downloading is off (KBOOK_OFFLINE is set, or download=False).")
+        lines.append("Downloading is off (KBOOK_OFFLINE=1, or download=False).")
     for failure in failures:
         lines.append(f"Download failed: {failure}")
     lines.append(
@@ -145,8 +155,12 @@ def _download(url: str, entry: DataFile) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     payload = _get(url, entry.path)
     if entry.member is not None:
-        if entry.archive_sha256 and hashlib.sha256(payload).hexdigest() != entry.archive_sha256:
-            raise OSError(f"archive checksum mismatch (expected {entry.archive_sha256})")
+        actual_archive = hashlib.sha256(payload).hexdigest()
+        if entry.archive_sha256 and actual_archive != entry.archive_sha256:
+            raise ChecksumError(
+                f"the archive holding {entry.path}, downloaded from {url}, does not match its "
+                f"checksum; it was discarded.\n  expected sha256 {entry.archive_sha256}\n"
+                f"  actual   sha256 {actual_archive}")
         with zipfile.ZipFile(io.BytesIO(payload)) as archive:
             payload = archive.read(entry.member)
     actual = hashlib.sha256(payload).hexdigest()

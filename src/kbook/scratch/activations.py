@@ -24,10 +24,15 @@ def _check(x: Tensor) -> None:
 
 
 def sigmoid(x: Tensor) -> Tensor:
-    """``1 / (1 + exp(-x))``, computed without overflow: ``exp`` only ever sees ``-|x|``."""
+    """``1 / (1 + exp(-x))``, computed without overflow: ``exp`` only ever sees ``-|x|``.
+
+    ``-|x|`` is written with ``where``, not ``abs``, so that at ``x = 0`` autograd differentiates
+    the branch in use (``abs`` has slope 0 there, which would give sigmoid a zero gradient at 0).
+    """
     _check(x)
-    z = torch.exp(-x.abs())
-    return torch.where(x >= 0, 1 / (1 + z), z / (1 + z))
+    positive = x >= 0
+    z = torch.exp(torch.where(positive, -x, x))
+    return torch.where(positive, 1 / (1 + z), z / (1 + z))
 
 
 def sigmoid_grad(x: Tensor) -> Tensor:
@@ -37,10 +42,15 @@ def sigmoid_grad(x: Tensor) -> Tensor:
 
 
 def tanh(x: Tensor) -> Tensor:
-    """``(e^x - e^-x) / (e^x + e^-x)``, written as ``sign(x) (1 - e^{-2|x|}) / (1 + e^{-2|x|})``."""
+    """``(e^x - e^-x) / (e^x + e^-x)``, written as ``sign(x) (1 - e^{-2|x|}) / (1 + e^{-2|x|})``.
+
+    As in :func:`sigmoid`, ``|x|`` and the sign come from ``where``, so autograd's slope at 0 is 1.
+    """
     _check(x)
-    z = torch.exp(-2 * x.abs())
-    return torch.sign(x) * (1 - z) / (1 + z)
+    positive = x >= 0
+    z = torch.exp(-2 * torch.where(positive, x, -x))
+    t = (1 - z) / (1 + z)
+    return torch.where(positive, t, -t)
 
 
 def tanh_grad(x: Tensor) -> Tensor:

@@ -45,6 +45,12 @@ def mse(pred: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     return _reduce((pred - target) ** 2, reduction)
 
 
+def _floored_log(x: Tensor) -> Tensor:
+    """``log(x)`` clamped at ``LOG_FLOOR``, with a finite gradient (0) where ``x = 0``."""
+    positive = x > 0
+    return torch.where(positive, torch.log(torch.where(positive, x, 1.0)).clamp(min=LOG_FLOOR), LOG_FLOOR)
+
+
 def binary_cross_entropy(p: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
     """``-[y log p + (1 - y) log(1 - p)]`` per element, for probabilities ``p`` of the class 1.
 
@@ -54,8 +60,7 @@ def binary_cross_entropy(p: Tensor, target: Tensor, reduction: str = "mean") -> 
     _check_pair(p, target, reduction, what="p")
     _check_unit_interval(p, "probabilities p")
     _check_unit_interval(target, "targets")
-    log_p = torch.log(p).clamp(min=LOG_FLOOR)
-    log_1mp = torch.log(1 - p).clamp(min=LOG_FLOOR)
+    log_p, log_1mp = _floored_log(p), _floored_log(1 - p)
     return _reduce(-(target * log_p + (1 - target) * log_1mp), reduction)
 
 
@@ -63,11 +68,14 @@ def binary_cross_entropy_with_logits(z: Tensor, target: Tensor, reduction: str =
     """Binary cross-entropy of ``p = sigmoid(z)`` computed from the logit ``z`` directly.
 
     ``max(z, 0) - z y + log(1 + exp(-|z|))`` equals ``-[y log p + (1 - y) log(1 - p)]`` and
-    never takes the log of 0 or the exp of a large number.
+    never takes the log of 0 or the exp of a large number. ``max(z, 0)`` and ``-|z|`` take the
+    same branch at ``z = 0``, so autograd gives the true slope ``1/2 - y`` there.
     """
     _check_pair(z, target, reduction, what="z")
     _check_unit_interval(target, "targets")
-    return _reduce(z.clamp(min=0) - z * target + torch.log1p(torch.exp(-z.abs())), reduction)
+    positive = z > 0
+    softplus = torch.where(positive, z, 0.0) + torch.log1p(torch.exp(torch.where(positive, -z, z)))
+    return _reduce(softplus - z * target, reduction)
 
 
 def log_softmax(z: Tensor, dim: int = -1) -> Tensor:
@@ -115,5 +123,6 @@ def categorical_cross_entropy(q: Tensor, p: Tensor, dim: int = -1, tol: float = 
             raise ValueError(f"{name} is not a probability distribution along dim {dim}: it sums to "
                              f"{worst:.6g}, expected 1; for independent yes/no predictions use "
                              f"binary_cross_entropy")
-    terms = torch.where(p > 0, p * torch.log(q), torch.zeros_like(q))
+    used = p > 0  # log(q) only where p > 0: a 0 * log(0) elsewhere would make the gradient NaN
+    terms = torch.where(used, p * torch.log(torch.where(used, q, 1.0)), torch.zeros_like(q))
     return -terms.sum(dim=dim)
