@@ -495,3 +495,24 @@ def test_policy_and_style_transfer_run_on_every_available_device(dev):
     content, style = (torch.rand(3, 32, 32, device=dev) for _ in range(2))
     image, history = st.stylize(content, style, steps=3, progress=False, extractor=extractor)
     assert image.device.type == dev and image.shape == (3, 32, 32) and len(history["total"]) == 4
+
+
+def test_dqn_loss_and_replay_buffer_reject_bad_shapes_and_sizes():
+    config = dqn.DQNConfig(hidden_sizes=(8,))
+    online, target = dqn.QNetwork(config), dqn.QNetwork(config)
+    batch = small_batch(torch.Generator().manual_seed(5))
+    with pytest.raises(ValueError, match=r"actions of shape \(batch,\) = \(16,\).*got actions \(16, 1\)"):
+        dqn.dqn_loss(online, target, batch._replace(actions=batch.actions.unsqueeze(1)), 0.99)
+    with pytest.raises(ValueError, match="capacity must be a positive int, got 100000.0"):
+        dqn.ReplayBuffer(capacity=1e5, obs_size=4)
+
+
+def test_policy_dtype_and_stylize_nan_errors():
+    net = policy.PolicyNetwork(policy.PolicyConfig(obs_size=4, n_actions=2, hidden_sizes=(8,)))
+    with pytest.raises(TypeError, match="observation dtype torch.float64 differs from the network's"):
+        net(torch.zeros(1, 4, dtype=torch.float64))
+    content, style = images()
+    content = content.clone()
+    content[0, 0, 0] = float("nan")
+    with pytest.raises(ValueError, match=r"expected content pixel values in \[0, 1\] \(no NaN or inf\)"):
+        st.stylize(content, style, steps=1, progress=False, extractor=st.FeatureExtractor(pretrained=False))

@@ -335,3 +335,15 @@ def test_models_run_on_every_available_device(dev):
     assert mlp(x).shape == cnn(x).shape == (4, 10)
     fake = gen(torch.randn(4, TINY_GAN.latent_size, device=dev))
     assert fake.device.type == dev and disc(fake).shape == (4,)
+
+
+def test_an_input_of_another_dtype_than_the_weights_is_a_clear_error():
+    mlp = MLP(MLPConfig(input_size=4, hidden_sizes=(8,), output_size=2))
+    with pytest.raises(TypeError, match=r"input dtype torch.float64 differs from the model's torch.float32"):
+        mlp(torch.randn(3, 4, dtype=torch.float64))
+    assert mlp.double()(torch.randn(3, 4, dtype=torch.float64)).dtype == torch.float64
+    cnn = CNN(CNNConfig(channels=(4,), hidden=8))
+    with pytest.raises(TypeError, match=r"convert the images with x.to\(torch.float32\)"):
+        cnn(torch.rand(2, 1, 28, 28, dtype=torch.float64))
+    with torch.autocast("cpu", dtype=torch.bfloat16):  # autocast handles mixed dtypes itself
+        assert cnn(torch.rand(2, 1, 28, 28).bfloat16()).shape == (2, 10)

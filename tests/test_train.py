@@ -90,6 +90,74 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(tmp_path):
         assert torch.equal(p, q)
 
 
+def test_resume_after_a_crash_between_checkpoints_is_exact(tmp_path):
+    kbook.seed_everything(3)
+    full_model, _, full = run(14)
+
+    def crashing_batch(step):
+        if step == 7:
+            raise KeyboardInterrupt  # the kernel dies after step 7: the last checkpoint is at step 5
+        return get_batch(step)
+
+    kbook.seed_everything(3)
+    path = tmp_path / "ckpt.pt"
+    model = make_model(0)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-2)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=7, gamma=0.5)
+    with pytest.raises(KeyboardInterrupt):
+        kbook.fit(model, opt, crashing_batch, mse, 14, device="cpu", scheduler=sched,
+                  checkpoint_path=path, checkpoint_every=5, progress=False)
+    assert checkpoint.load(path)["step"] == 5
+    resumed_model, _, resumed = run(14, path=path, every=5)
+    assert resumed.loss == full.loss and resumed.step == full.step
+    for p, q in zip(full_model.parameters(), resumed_model.parameters(), strict=True):
+        assert torch.equal(p, q)
+
+
+def test_evaluation_is_after_the_last_step_and_does_not_change_training():
+    def evaluate(model):  # draws random numbers, as a random validation batch would
+        return {"noise": torch.rand(()).item()}
+
+    kbook.seed_everything(4)
+    _, _, plain = run(7)
+    kbook.seed_everything(4)
+    _, _, evaluated = run(7, evaluate=evaluate, eval_every=5)
+    assert evaluated.eval_step == [5, 7]
+    assert evaluated.loss == plain.loss
+
+
+def test_a_foreign_checkpoint_is_refused_and_the_model_kept(tmp_path):
+    path = tmp_path / "ckpt.pt"
+    run(5, path=path)  # AdamW, StepLR
+    model = make_model(1)
+    before = [p.detach().clone() for p in model.parameters()]
+    sgd = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    with pytest.raises(CheckpointError, match="written with the AdamW optimizer, not SGD"):
+        kbook.fit(model, sgd, get_batch, mse, 10, device="cpu", checkpoint_path=path, progress=False)
+    adamw = torch.optim.AdamW(model.parameters(), lr=3e-2)
+    with pytest.raises(CheckpointError, match="with a learning-rate scheduler, and this call passes none"):
+        kbook.fit(model, adamw, get_batch, mse, 10, device="cpu", checkpoint_path=path, progress=False)
+    other = nn.Sequential(nn.Linear(3, 8), nn.Tanh(), nn.Dropout(0.1), nn.Linear(8, 1))
+    opt = torch.optim.AdamW(other.parameters(), lr=3e-2)
+    kept = [p.detach().clone() for p in other.parameters()]
+    with pytest.raises(CheckpointError, match="(?s)does not fit this model and optimizer.*left as they were"):
+        kbook.fit(other, opt, get_batch, mse, 10, device="cpu", progress=False, checkpoint_path=path,
+                  scheduler=torch.optim.lr_scheduler.StepLR(opt, step_size=7))
+    assert all(torch.equal(p, q) for p, q in zip(other.parameters(), kept, strict=True))
+    torch.save(model.state_dict(), tmp_path / "weights.pt")  # a plain state_dict, not a checkpoint
+    with pytest.raises(CheckpointError, match="not a checkpoint written by kbook.fit"):
+        kbook.fit(model, adamw, get_batch, mse, 10, device="cpu", checkpoint_path=tmp_path / "weights.pt",
+                  progress=False)
+    assert all(torch.equal(p, q) for p, q in zip(model.parameters(), before, strict=True))
+
+
+def test_a_loss_that_is_not_a_scalar_is_an_error():
+    model = make_model(0)
+    with pytest.raises(ValueError, match=r"scalar \(0-d\) tensor, got shape \(1,\)"):
+        kbook.fit(model, torch.optim.SGD(model.parameters(), lr=0.1), get_batch,
+                  lambda m, b: mse(m, b).reshape(1), 3, device="cpu", progress=False)
+
+
 def test_a_checkpoint_beyond_the_requested_steps_is_an_error(tmp_path):
     path = tmp_path / "ckpt.pt"
     run(10, path=path)

@@ -8,6 +8,7 @@ checkpoints that resume exactly where an uninterrupted run would be.
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -17,6 +18,7 @@ import torch
 from tqdm.auto import tqdm
 
 from . import checkpoint
+from .checkpoint import CheckpointError
 from .device import autocast
 from .device import device as default_device
 
@@ -107,10 +109,14 @@ def fit(
                              f"pass steps >= {start} to continue it, or delete the file to train afresh")
 
     def run_eval(step: int) -> None:
+        rng = checkpoint.rng_state()  # an evaluation that draws random numbers must not change training
         model.eval()
-        with torch.no_grad(), autocast(dev):
-            history.log_eval(step, evaluate(forward))
-        model.train()
+        try:
+            with torch.no_grad(), autocast(dev):
+                history.log_eval(step, evaluate(forward))
+        finally:
+            checkpoint.set_rng_state(rng)
+            model.train()
 
     model.train()
     pending: list[torch.Tensor] = []  # losses still on the device, copied to the host in groups
@@ -120,6 +126,9 @@ def fit(
         batch = to_device(get_batch(step), dev)
         with autocast(dev):
             loss = loss_fn(forward, batch)
+        if loss.ndim != 0:
+            raise ValueError(f"loss_fn must return a scalar (0-d) tensor, got shape {tuple(loss.shape)}: "
+                             "reduce it, for example with .mean()")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if grad_clip is not None:
@@ -150,6 +159,7 @@ def _save(path, step, history, model, optimizer, scheduler) -> None:
         "step": step,
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
+        "optimizer_class": type(optimizer).__name__,
         "scheduler": scheduler.state_dict() if scheduler is not None else None,
         "history": asdict(history),
         "rng": checkpoint.rng_state(),
@@ -157,11 +167,34 @@ def _save(path, step, history, model, optimizer, scheduler) -> None:
 
 
 def _restore(path, model, optimizer, scheduler) -> tuple[int, History]:
+    """Load a checkpoint of :func:`fit` into the objects, or raise CheckpointError and leave them as
+    they were."""
     state = checkpoint.load(path)  # on the CPU: RNG states must stay there
-    model.load_state_dict(state["model"])
-    optimizer.load_state_dict(state["optimizer"])
-    if scheduler is not None and state["scheduler"] is not None:
-        scheduler.load_state_dict(state["scheduler"])
+    fix = "delete it to train afresh, or pass another checkpoint_path"
+    missing = [k for k in ("step", "model", "optimizer", "scheduler", "history", "rng")
+               if not isinstance(state, dict) or k not in state]
+    if missing:
+        raise CheckpointError(f"{path} is not a checkpoint written by kbook.fit (it lacks {missing}): {fix}")
+    saved_class = state.get("optimizer_class")  # absent from older checkpoints
+    if saved_class is not None and saved_class != type(optimizer).__name__:
+        raise CheckpointError(f"{path} was written with the {saved_class} optimizer, not "
+                              f"{type(optimizer).__name__}: {fix}")
+    if (state["scheduler"] is None) != (scheduler is None):
+        had = "with" if state["scheduler"] is not None else "without"
+        raise CheckpointError(f"{path} was written {had} a learning-rate scheduler, and this call passes "
+                              f"{'none' if scheduler is None else 'one'}: pass the same setup, or {fix}")
+    objects = [(model, state["model"]), (optimizer, state["optimizer"])]
+    if scheduler is not None:
+        objects.append((scheduler, state["scheduler"]))
+    backups = [copy.deepcopy(obj.state_dict()) for obj, _ in objects]
+    try:
+        for obj, saved in objects:
+            obj.load_state_dict(saved)
+    except (RuntimeError, ValueError, KeyError) as exc:
+        for (obj, _), backup in zip(objects, backups, strict=True):
+            obj.load_state_dict(backup)
+        raise CheckpointError(f"{path} does not fit this model and optimizer ({type(exc).__name__}: {exc}); "
+                              f"they were left as they were: {fix}") from exc
     checkpoint.set_rng_state(state["rng"])
     print(f"resumed from {path} at step {state['step']}")
     return state["step"], History(**state["history"])

@@ -97,6 +97,10 @@ class CNN(nn.Module):
         if not x.is_floating_point():
             raise TypeError(f"expected a floating-point image batch, got dtype {x.dtype}; "
                             "convert with x.float() (and scale the pixels, e.g. to [0, 1])")
+        weights = next(self.parameters()).dtype
+        if x.dtype != weights and not torch.is_autocast_enabled(x.device.type):
+            raise TypeError(f"input dtype {x.dtype} differs from the model's {weights}: convert the images "
+                            f"with x.to({weights}), or the model with model.to({x.dtype})")
         if c == 1 and x.ndim == 3:
             x = x.unsqueeze(1)
         if x.ndim != 4 or tuple(x.shape[1:]) != (c, s, s):

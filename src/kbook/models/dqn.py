@@ -86,8 +86,9 @@ class ReplayBuffer:
     """
 
     def __init__(self, capacity: int, obs_size: int, device: torch.device | str = "cpu") -> None:
-        if capacity < 1 or obs_size < 1:
-            raise ValueError(f"capacity and obs_size must be positive, got {capacity} and {obs_size}")
+        for name, value in (("capacity", capacity), ("obs_size", obs_size)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r} (write 100_000, not 1e5)")
         self.capacity, self.obs_size, self.device = capacity, obs_size, torch.device(device)
         self.obs = torch.zeros(capacity, obs_size, device=self.device)
         self.actions = torch.zeros(capacity, dtype=torch.long, device=self.device)
@@ -189,6 +190,11 @@ def dqn_loss(online: QNetwork, target: QNetwork, batch: Transitions, gamma: floa
     Double DQN targets. Actions must lie in [0, n_actions).
     """
     actions = batch.actions.long()
+    if actions.shape != batch.obs.shape[:1] or batch.next_obs.shape != batch.obs.shape:
+        raise ValueError(f"expected actions of shape (batch,) = {tuple(batch.obs.shape[:1])} and "
+                         f"next_obs shaped like obs {tuple(batch.obs.shape)}, got actions "
+                         f"{tuple(actions.shape)} and next_obs {tuple(batch.next_obs.shape)} "
+                         "(squeeze a trailing dimension of 1)")
     if actions.numel() and (int(actions.min()) < 0 or int(actions.max()) >= online.config.n_actions):
         raise ValueError(f"actions must lie in [0, {online.config.n_actions}) (n_actions), got values from "
                          f"{int(actions.min())} to {int(actions.max())}")

@@ -23,7 +23,7 @@ def language_model_loss(logits: torch.Tensor, targets: torch.Tensor, idx: torch.
         raise ValueError(f"expected integer targets (torch.long), got dtype {targets.dtype}")
     vocab_size = logits.shape[-1]
     if not torch.compiler.is_compiling():  # as in check_token_ids: a bad id is an opaque assert on a GPU
-        low, high = int(targets.min()), int(targets.max())
+        low, high = torch.stack(torch.aminmax(targets)).tolist()  # one device sync
         if low < -1 or high >= vocab_size:
             raise ValueError(f"expected targets in [0, {vocab_size}) or -1 (ignored), "
                              f"got values from {low} to {high}")
@@ -50,7 +50,7 @@ def check_token_ids(idx: torch.Tensor, vocab_size: int, max_time: int | None = N
         raise ValueError(f"expected integer token ids (torch.long), got dtype {idx.dtype}")
     if torch.compiler.is_compiling():  # reading values would split the compiled graph; eager runs check
         return idx.shape[0], idx.shape[1]
-    low, high = int(idx.min()), int(idx.max())
+    low, high = torch.stack(torch.aminmax(idx)).tolist()  # one device sync
     if low < 0 or high >= vocab_size:
         raise ValueError(f"expected token ids in [0, {vocab_size}) for vocab_size={vocab_size}, "
                          f"got values from {low} to {high}")

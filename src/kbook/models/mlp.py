@@ -70,6 +70,10 @@ class MLP(nn.Module):
         n_in = self.config.input_size
         if not x.is_floating_point():
             raise TypeError(f"expected a floating-point input, got dtype {x.dtype}; convert with x.float()")
+        weights = next(self.parameters()).dtype
+        if x.dtype != weights and not torch.is_autocast_enabled(x.device.type):
+            raise TypeError(f"input dtype {x.dtype} differs from the model's {weights}: convert the input "
+                            f"with x.to({weights}), or the model with model.to({x.dtype})")
         if x.ndim < 2 or math.prod(x.shape[1:]) != n_in:
             raise ValueError(f"expected input of shape (batch, {n_in}), or (batch, *dims) with dims "
                              f"multiplying to {n_in}, got {tuple(x.shape)}")

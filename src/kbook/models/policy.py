@@ -61,6 +61,10 @@ class PolicyNetwork(nn.Module):
         if obs.ndim != 2 or obs.shape[1] != self.config.obs_size or not obs.is_floating_point():
             raise ValueError(f"expected float observations of shape (batch, {self.config.obs_size}), "
                              f"got {obs.dtype} of shape {tuple(obs.shape)}")
+        weights = next(self.parameters()).dtype
+        if obs.dtype != weights and not torch.is_autocast_enabled(obs.device.type):
+            raise TypeError(f"observation dtype {obs.dtype} differs from the network's {weights}: convert "
+                            f"with obs.to({weights}) (gymnasium returns float32 for CartPole)")
         return Categorical(logits=self.net(obs).float())
 
 

@@ -207,8 +207,8 @@ class Seq2Seq(nn.Module):
 
         Returns token ids (B, T') without the BOS, each row ending at its first ``eos_id`` and
         ``pad_id`` after it, and the attention weights (B, T', S) of every step (for a heat-map);
-        T' <= ``max_len``, shorter when every row has produced ``eos_id``. Call ``eval()`` first
-        if the model uses dropout.
+        T' <= ``max_len``, shorter when every row has produced ``eos_id``. Dropout is off while
+        decoding; the model's training mode is restored afterwards.
         """
         if not isinstance(max_len, int) or max_len < 1:
             raise ValueError(f"max_len must be a positive int, got {max_len!r}")
@@ -216,16 +216,21 @@ class Seq2Seq(nn.Module):
             if not 0 <= token_id < self.config.tgt_vocab_size:
                 raise ValueError(f"{name} must be a target token id in [0, {self.config.tgt_vocab_size}), "
                                  f"got {token_id}")
-        encoded, hidden = self.encode(src, src_lengths)
-        token = torch.full((src.shape[0],), bos_id, dtype=torch.long, device=src.device)
-        finished = torch.zeros_like(token, dtype=torch.bool)
-        tokens, weights = [], []
-        for _ in range(max_len):
-            logits, hidden, step_weights = self.decode_step(token, hidden, encoded)
-            token = logits.argmax(dim=-1).masked_fill(finished, self.config.pad_id)
-            tokens.append(token)
-            weights.append(step_weights)
-            finished |= token == eos_id
-            if finished.all():
-                break
+        was_training = self.training
+        self.eval()  # dropout off, so that greedy decoding is deterministic
+        try:  # restore the mode also when decoding is interrupted
+            encoded, hidden = self.encode(src, src_lengths)
+            token = torch.full((src.shape[0],), bos_id, dtype=torch.long, device=src.device)
+            finished = torch.zeros_like(token, dtype=torch.bool)
+            tokens, weights = [], []
+            for _ in range(max_len):
+                logits, hidden, step_weights = self.decode_step(token, hidden, encoded)
+                token = logits.argmax(dim=-1).masked_fill(finished, self.config.pad_id)
+                tokens.append(token)
+                weights.append(step_weights)
+                finished |= token == eos_id
+                if finished.all():
+                    break
+        finally:
+            self.train(was_training)
         return torch.stack(tokens, dim=1), torch.stack(weights, dim=1)

@@ -219,8 +219,8 @@ def _as_image_batch(name: str, image: torch.Tensor) -> torch.Tensor:
     if batch.ndim != 4 or batch.shape[:2] != (1, 3) or not image.is_floating_point():
         raise ValueError(f"expected {name} as a float image of shape (3, H, W) or (1, 3, H, W), "
                          f"got {image.dtype} of shape {tuple(image.shape)}")
-    if image.min() < 0 or image.max() > 1:
-        raise ValueError(f"expected {name} pixel values in [0, 1], got values in "
+    if not torch.isfinite(image).all() or image.min() < 0 or image.max() > 1:
+        raise ValueError(f"expected {name} pixel values in [0, 1] (no NaN or inf), got values in "
                          f"[{image.min():.3g}, {image.max():.3g}]")
     return batch
 
