@@ -43,6 +43,28 @@ def test_image_grid_names_the_expected_shape():
         kbook.plot.image_grid(torch.rand(28, 28))
 
 
+def test_image_grid_scales_colour_images_and_checks_titles():
+    colour = torch.zeros(2, 3, 4, 4, dtype=torch.uint8)
+    colour[:, 0] = 128  # mid red
+    shown = kbook.plot.image_grid(colour, ncols=2).axes[0].images[0].get_array()
+    assert np.allclose(shown[..., 0], 128 / 255) and np.allclose(shown[..., 1:], 0)
+    signed = kbook.plot.image_grid(torch.full((1, 3, 2, 2), -0.5), ncols=1, vrange=(-1, 1))
+    assert np.allclose(signed.axes[0].images[0].get_array(), 0.25)
+    with pytest.raises(ValueError, match="got 1 titles for 2 images"):
+        kbook.plot.image_grid(colour, titles=["one"])
+    with pytest.raises(ValueError, match="expected at least one image"):
+        kbook.plot.image_grid(torch.rand(0, 8, 8))
+    plt.close("all")
+
+
+def test_decision_regions_uses_the_points_dtype():
+    X, y = kbook.toy.two_moons(50)
+    model = torch.nn.Linear(2, 2).double()  # a float64 model on float64 points
+    ax = kbook.plot.decision_regions(lambda g: model(g).argmax(1), X.double(), y, steps=20)
+    assert len([c for c in ax.collections if hasattr(c, "levels")]) == 1
+    plt.close("all")
+
+
 def test_decision_regions_fills_the_plane_and_shows_the_points():
     X, y = kbook.toy.two_moons(50)
     ax = kbook.plot.decision_regions(lambda g: (g[:, 1] > 0.25).long(), X, y, steps=40)

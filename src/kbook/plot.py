@@ -29,10 +29,18 @@ def image_grid(images: torch.Tensor, ncols: int = 8, titles: list[str] | None = 
 
     Each greyscale image is stretched to its own darkest and brightest pixel, unless ``vrange``
     ``(low, high)`` fixes the values shown as black and white for all of them: then a faint image
-    looks faint.
+    looks faint. Colour images are shown with ``vrange`` mapped to [0, 1] (default: uint8 pixels
+    as 0..255, float pixels as 0..1).
     """
-    if images.dim() not in (3, 4):
-        raise ValueError(f"expected images of shape (N, H, W) or (N, C, H, W), got {tuple(images.shape)}")
+    if images.dim() not in (3, 4) or images.shape[0] < 1:
+        raise ValueError(f"expected at least one image, of shape (N, H, W) or (N, C, H, W), "
+                         f"got {tuple(images.shape)}")
+    if titles is not None and len(titles) != images.shape[0]:
+        raise ValueError(f"got {len(titles)} titles for {images.shape[0]} images: give one per image")
+    if images.dim() == 4 and images.shape[1] == 3:  # colour: imshow needs [0, 1], it has no vmin/vmax
+        low, high = vrange if vrange is not None else ((0, 255) if images.dtype == torch.uint8 else (0, 1))
+        images = ((images.detach().float() - low) / (high - low)).clamp(0, 1)
+        vrange = None
     images = images.detach().float().cpu()
     n = images.shape[0]
     nrows = -(-n // ncols)
@@ -57,12 +65,14 @@ def decision_regions(predict: Callable[[torch.Tensor], torch.Tensor], X: torch.T
                      title: str = "") -> plt.Axes:
     """Colour the plane by ``predict`` (points (M, 2) -> class ids (M,)) and scatter ``X``."""
     ax = ax or plt.subplots(figsize=(4.5, 4))[1]
-    lo, hi = X.min(0).values - 0.5, X.max(0).values + 0.5
-    xs, ys = torch.linspace(lo[0], hi[0], steps), torch.linspace(lo[1], hi[1], steps)
+    lo, hi = (X.min(0).values - 0.5).tolist(), (X.max(0).values + 0.5).tolist()
+    dtype = X.dtype if X.is_floating_point() else torch.get_default_dtype()
+    xs, ys = (torch.linspace(lo[k], hi[k], steps, dtype=dtype, device=X.device) for k in (0, 1))
     gx, gy = torch.meshgrid(xs, ys, indexing="xy")
-    grid = torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=1)
-    regions = predict(grid).reshape(gx.shape).float()
-    ax.contourf(gx.numpy(), gy.numpy(), regions.cpu().numpy(), alpha=0.3, cmap="coolwarm")
+    grid = torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=1)  # the points' dtype and device
+    with torch.no_grad():
+        regions = predict(grid).reshape(gx.shape).detach().float().cpu()
+    ax.contourf(gx.cpu().numpy(), gy.cpu().numpy(), regions.numpy(), alpha=0.3, cmap="coolwarm")
     X, y = X.cpu().numpy(), y.cpu().numpy()
     ax.scatter(X[:, 0], X[:, 1], c=y, cmap="coolwarm", s=14, edgecolors="k", linewidths=0.4)
     ax.set(title=title, xticks=[], yticks=[])
