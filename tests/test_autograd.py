@@ -101,11 +101,27 @@ def test_deep_graph_does_not_hit_the_recursion_limit():
     assert x.grad == 1.0
 
 
+def test_powers_at_the_edges_of_their_domain():
+    x = Value(0.0)
+    y = x**0 + x**2 + x**1
+    y.backward()
+    assert (y.data, x.grad) == (1.0, 1.0)  # d/dx (1 + x^2 + x) at 0
+    z = Value(-2.0)
+    (z**3 + z**-1).backward()
+    assert z.grad == pytest.approx(3 * 4 - 1 / 4)
+
+
 def test_bad_inputs_are_clear_errors():
     with pytest.raises(TypeError, match="constant exponent"):
         Value(2.0) ** Value(3.0)
     with pytest.raises(ValueError, match="non-positive"):
         Value(-1.0).log()
+    with pytest.raises(ValueError, match="non-negative base"):
+        Value(-4.0) ** 0.5
+    with pytest.raises(ValueError, match="infinite slope"):
+        Value(0.0) ** 0.5
+    with pytest.raises(ZeroDivisionError, match="divides by zero"):
+        Value(1.0) / Value(0.0)
     with pytest.raises(ValueError, match="expected an input of 2 numbers, got 3"):
         MLP([2, 4, 1])([1.0, 2.0, 3.0])
     with pytest.raises(ValueError, match="input and an output size"):

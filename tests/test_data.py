@@ -6,6 +6,7 @@ import dataclasses
 import gzip
 import hashlib
 import io
+import os
 import shutil
 import struct
 import zipfile
@@ -71,7 +72,10 @@ def test_download_into_cache_with_checksum(no_local_data, file_server):
     path = data.fetch(entry)
     assert path == no_local_data / "toy" / "file.txt"
     assert path.read_bytes() == content
-    assert not list(path.parent.glob("*.part")), "temporary download file left behind"
+    assert [p.name for p in path.parent.iterdir()] == ["file.txt"], "temporary download file left behind"
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask, "the download is not readable as usual"
 
 
 def test_download_falls_back_to_a_mirror(no_local_data, file_server):

@@ -85,6 +85,17 @@ def test_expression_graph_shows_data_grad_and_local_derivatives():
     plt.close("all")
 
 
+def test_expression_graph_boxes_never_overlap():
+    x, y = Value(1.5, label="x"), Value(-2.0, label="y")
+    out = (x * y) + (x + y) + (x - y) * (x * 3)  # siblings with the same inputs share a level
+    boxes = [t.get_position() for t in kbook.plot.expression_graph(out).texts if t.get_bbox_patch()]
+    assert len(boxes) == len(out.topological_order())
+    for i, (x0, y0) in enumerate(boxes):
+        for x1, y1 in boxes[i + 1:]:
+            assert x0 != x1 or abs(y0 - y1) >= 1.0, f"boxes at ({x0}, {y0}) and ({x1}, {y1}) overlap"
+    plt.close("all")
+
+
 def test_two_moons_is_balanced_and_reproducible():
     X, y = kbook.toy.two_moons(101, seed=3)
     assert X.shape == (101, 2) and y.bincount().tolist() == [51, 50]

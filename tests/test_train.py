@@ -53,6 +53,23 @@ def test_float64_losses_are_recorded_exactly():
     assert history.loss == [1.0 + 1e-12] * 3
 
 
+def test_a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
+    path = tmp_path / "ckpt.pt"
+
+    def poisoned_batch(step):
+        x, y = get_batch(step)
+        return (x * float("nan"), y) if step == 7 else (x, y)  # batch 7 is optimizer step 8
+
+    model = make_model(0)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-2)
+    with pytest.raises(FloatingPointError, match=r"loss was nan at step 8.*still holds"):
+        kbook.fit(model, opt, poisoned_batch, mse, 20, device="cpu", checkpoint_path=path,
+                  checkpoint_every=5, progress=False)
+    state = checkpoint.load(path)
+    assert state["step"] == 5
+    assert all(torch.isfinite(v).all() for v in state["model"].values())
+
+
 def test_loss_falls_and_evaluation_is_recorded():
     x_val, y_val = get_batch(0)
 
@@ -207,6 +224,15 @@ def test_checkpoint_save_is_atomic(tmp_path, monkeypatch):
         checkpoint.save(path, {"x": torch.arange(5)})
     assert torch.equal(checkpoint.load(path)["x"], torch.arange(3))  # old checkpoint intact
     assert [p.name for p in tmp_path.iterdir()] == ["ckpt.pt"]  # no temp file left
+
+
+def test_checkpoint_gets_the_usual_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        path = checkpoint.save(tmp_path / "ckpt.pt", {"x": torch.arange(3)})
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644  # not 0o600, as a bare temp file would be
 
 
 class Payload:

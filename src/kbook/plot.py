@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 
 import matplotlib.pyplot as plt
@@ -85,21 +86,25 @@ def expression_graph(root: Value, ax: plt.Axes | None = None) -> plt.Axes:
     Each box shows a Value's label (or operation), its data and its grad; each arrow is
     labelled with the local derivative that backpropagation multiplies along it.
     """
-    order = root.topological_order()
+    order = root.topological_order()  # inputs come first, so every parent is placed before its child
     depth: dict[int, int] = {}
+    columns: dict[int, list[Value]] = {}
+    for node in order:
+        depth[id(node)] = 1 + max((depth[id(p)] for p, _ in node.parents), default=-1)
+        columns.setdefault(depth[id(node)], []).append(node)
     height: dict[int, float] = {}
-    leaves = 0
-    for node in order:  # inputs come first, so every parent is placed before its child
-        ids = [id(p) for p, _ in node.parents]
-        depth[id(node)] = 1 + max((depth[i] for i in ids), default=-1)
-        if ids:
-            height[id(node)] = sum(height[i] for i in ids) / len(ids)
-        else:
-            height[id(node)] = -leaves
-            leaves += 1
+    for d in sorted(columns):  # left to right: the parents' heights are final
+        column = columns[d]
+        for k, node in enumerate(column):  # a node sits level with its inputs; inputs stack down
+            ids = [id(p) for p, _ in node.parents]
+            height[id(node)] = sum(height[i] for i in ids) / len(ids) if ids else -k
+        column.sort(key=lambda n: -height[id(n)])
+        for above, below in itertools.pairwise(column):  # one box per unit of height: no overlaps
+            height[id(below)] = min(height[id(below)], height[id(above)] - 1.0)
     pos = {i: (depth[i] * 1.6, height[i]) for i in depth}
     width = 1.6 * (max(depth.values()) + 1)
-    ax = ax or plt.subplots(figsize=(1.6 * width + 1, 1.1 * leaves + 0.6))[1]
+    tall = max(height.values()) - min(height.values()) + 1
+    ax = ax or plt.subplots(figsize=(1.6 * width + 1, 1.1 * tall + 0.6))[1]
     for node in order:
         x1, y1 = pos[id(node)]
         for parent, local in node.parents:

@@ -3,12 +3,14 @@
 You supply what is specific to a lesson (a model, an optimizer, how to get batch number
 ``step``, how to compute the loss) and ``fit`` does the rest: device moves, bf16 autocast on
 CUDA, gradient clipping, periodic evaluation, a progress bar, a history for plotting, and
-checkpoints that resume exactly where an uninterrupted run would be.
+checkpoints that resume exactly where an uninterrupted run would be. A NaN or infinite loss
+stops training with an error before it can reach a checkpoint.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -94,7 +96,8 @@ def fit(
     ``loss_fn(model, batch)`` returns a scalar loss. ``evaluate(model)`` is called under
     ``torch.no_grad()`` in eval mode every ``eval_every`` steps and after the last one.
     With ``checkpoint_path``, state is saved every ``checkpoint_every`` steps and at the end;
-    if the file already exists, training resumes from it.
+    if the file already exists, training resumes from it. A loss that is NaN or infinite raises
+    FloatingPointError (checked every ``LOSS_COPY_EVERY`` steps and before each save).
     """
     if steps < 0:
         raise ValueError(f"steps must be >= 0, got {steps}")
@@ -143,7 +146,9 @@ def fit(
         saving = checkpoint_path is not None and (
             done == steps or (checkpoint_every and done % checkpoint_every == 0))
         if evaluating or saving or done == steps or done % LOSS_COPY_EVERY == 0:
-            history.loss.extend(torch.stack(pending).double().tolist())
+            losses = torch.stack(pending).double().tolist()
+            _stop_if_not_finite(losses, first_step=done - len(losses) + 1, checkpoint_path=checkpoint_path)
+            history.loss.extend(losses)
             pending.clear()
             bar.set_postfix(loss=f"{history.loss[-1]:.4f}", refresh=False)
         if evaluating:
@@ -152,6 +157,18 @@ def fit(
             _save(checkpoint_path, done, history, model, optimizer, scheduler)
     bar.close()
     return history
+
+
+def _stop_if_not_finite(losses: list[float], first_step: int, checkpoint_path) -> None:
+    """Raise FloatingPointError at the first NaN or infinite loss, before it can be checkpointed."""
+    for i, value in enumerate(losses):
+        if not math.isfinite(value):
+            kept = (f" The checkpoint {checkpoint_path} still holds the last state saved before it."
+                    if checkpoint_path is not None and os.path.exists(checkpoint_path) else "")
+            raise FloatingPointError(
+                f"the loss was {value} at step {first_step + i}, so training stopped: the weights "
+                "are no longer usable. Lower the learning rate, clip the gradients (grad_clip=1.0), "
+                f"or check that batch for NaN or infinite inputs and fully ignored targets.{kept}")
 
 
 def _save(path, step, history, model, optimizer, scheduler) -> None:

@@ -18,13 +18,13 @@ import hashlib
 import http.client
 import io
 import os
-import tempfile
 import urllib.request
 import zipfile
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from ..atomic import atomic_write
 from .registry import DataFile, lookup
 
 _CHUNK = 1 << 20
@@ -169,14 +169,8 @@ def _download(url: str, entry: DataFile) -> Path:
             f"download of {entry.path} from {url} does not match its checksum; it was discarded.\n"
             f"  expected sha256 {entry.sha256}\n  actual   sha256 {actual}"
         )
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(target) as f:
+        f.write(payload)
     return target
 
 

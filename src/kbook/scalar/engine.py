@@ -42,6 +42,16 @@ class Value:
     def __pow__(self, k: Number) -> Value:
         if not isinstance(k, (int, float)):
             raise TypeError("only a constant exponent is supported: x ** 2, not x ** y")
+        if k == 0:  # x ** 0 is 1 everywhere, so its slope is 0 (even at x = 0)
+            return Value(1.0, [(self, 0.0)], "**0")
+        if self.data < 0 and k != int(k):
+            raise ValueError(f"({self.data:g}) ** {k:g} is not a real number: a fractional power "
+                             "needs a non-negative base")
+        if self.data == 0 and k < 0:
+            raise ZeroDivisionError(f"0 ** {k:g} divides by zero (x / y with y = 0 lands here too)")
+        if self.data == 0 and k < 1:
+            raise ValueError(f"0 ** {k:g} has an infinite slope at 0, so no gradient can flow "
+                             "through it: keep the base away from 0, e.g. (x + 1e-12) ** k")
         return Value(self.data**k, [(self, k * self.data ** (k - 1))], f"**{k:g}")
 
     def exp(self) -> Value:
