@@ -186,3 +186,31 @@ def test_backward_twice_accumulates_into_inputs_only():
     tout.backward(retain_graph=True)
     tout.backward()
     assert (a.grad, b.grad) == (ta.grad.item(), tb.grad.item()) == (6.0, 4.0)
+
+
+def test_relu_slope_at_zero_is_zero_as_in_torch():
+    x = Value(0.0)
+    x.relu().backward()
+    t = torch.zeros((), requires_grad=True)
+    torch.relu(t).backward()
+    assert x.grad == t.grad.item() == 0.0
+
+
+def test_scalar_mlp_parameters_initialisation_and_zero_grad():
+    net = MLP([3, 4, 2], seed=0)
+    params = net.parameters()
+    assert len(params) == (3 + 1) * 4 + (4 + 1) * 2  # weights and biases
+    assert all(abs(p.data) <= 3**-0.5 for p in params[:16])  # first layer: fan-in 3
+    assert all(abs(p.data) <= 4**-0.5 for p in params[16:])
+    assert [p.data for p in MLP([3, 4, 2], seed=0).parameters()] == [p.data for p in params]
+    assert [p.data for p in MLP([3, 4, 2], seed=1).parameters()] != [p.data for p in params]
+    sum(net([1.0, -2.0, 0.5])).backward()
+    assert all(p.grad != 0 for p in params[-5:])  # the last layer's weights and bias all got gradient
+    net.zero_grad()
+    assert all(p.grad == 0.0 for p in params)
+
+
+def test_random_programs_compose_operations():
+    programs = [random_program(n_inputs=2, n_steps=6, seed=s) for s in range(10)]
+    used = [i for program in programs for _, idx in program for i in idx]
+    assert any(i >= 2 for i in used), "programs must reuse earlier results, or the chain rule goes untested"

@@ -67,6 +67,13 @@ def test_bf16_only_on_gpus_that_compute_in_it(monkeypatch, capability, native):
     assert not kbook.bf16_supported("cpu")
 
 
+def test_bf16_on_rocm_gpus(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (7, 5))
+    monkeypatch.setattr(torch.version, "hip", "6.2")  # AMD's numbering says nothing about bfloat16
+    assert kbook.bf16_supported("cuda")
+
+
 @pytest.mark.parametrize("capability,expected", [((7, 5), []), ((8, 0), [("cuda", torch.bfloat16)])])
 def test_autocast_on_cuda_is_bf16_exactly_where_supported(monkeypatch, capability, expected):
     made = []

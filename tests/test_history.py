@@ -26,6 +26,9 @@ def test_sorting_uses_the_middle_of_each_period():
     month = Event("2016-03", "ideas", "m", "m", "k")
     day = Event("2016-09-07", "ideas", "d", "d", "k")
     assert [e.label for e in history.sorted_events([day, year, month])] == ["m", "y", "d"]
+    assert year.decimal_year == 2016.5
+    assert month.decimal_year == 2016 + 2.5 / 12  # the middle of March
+    assert day.decimal_year == 2016 + (251 - 0.5) / 366  # 7 September is day 251 of a leap year
 
 
 def test_the_tables_are_stored_in_time_order():

@@ -102,3 +102,47 @@ def test_two_moons_is_balanced_and_reproducible():
     assert torch.equal(X, kbook.toy.two_moons(101, seed=3)[0])
     with pytest.raises(ValueError, match="at least 2"):
         kbook.toy.two_moons(1)
+
+
+def test_two_moons_lie_on_their_arcs_and_are_shuffled():
+    X, y = kbook.toy.two_moons(400, noise=0.0, seed=1)
+    upper, lower = X[y == 0], X[y == 1]
+    torch.testing.assert_close(upper.norm(dim=1), torch.ones(len(upper)))  # unit circle, centre (0, 0)
+    assert (upper[:, 1] >= 0).all()
+    centre = torch.tensor([1.0, 0.5])
+    torch.testing.assert_close((lower - centre).norm(dim=1), torch.ones(len(lower)))
+    assert (lower[:, 1] <= 0.5 + 1e-6).all()
+    assert 0 < (y[1:] != y[:-1]).sum() and not torch.equal(y, y.sort().values)  # classes interleaved
+    noisy, y_noisy = kbook.toy.two_moons(400, noise=0.2, seed=1)
+    off = (noisy[y_noisy == 0].norm(dim=1) - 1).abs().mean()
+    assert 0.05 < off < 0.3  # noise moves points off the arc, by about its size
+    assert not torch.equal(kbook.toy.two_moons(400, seed=2)[0], kbook.toy.two_moons(400, seed=1)[0])
+
+
+def test_decision_regions_cover_the_points_the_right_way_round():
+    X = torch.tensor([[0.0, 100.0], [10.0, 110.0], [2.0, 105.0]])
+    y = torch.tensor([0, 1, 0])
+    seen = []
+
+    def predict(points):
+        seen.append(points)
+        return (points[:, 0] > 5).long()  # class 1 to the right of x = 5
+
+    ax = kbook.plot.decision_regions(predict, X, y, title="right of 5")
+    grid = seen[0]
+    assert grid[:, 0].min() <= -0.5 and grid[:, 0].max() >= 10.5  # the x range and a margin
+    assert grid[:, 1].min() <= 99.5 and grid[:, 1].max() >= 110.5
+    filled = ax.collections[0].get_paths()[-1].vertices  # the region of the top class
+    assert filled[:, 0].min() > 4.5 and filled[:, 1].min() < 100 and filled[:, 1].max() > 110
+    assert ax.get_title() == "right of 5"
+    assert ax.collections[-1].get_array().tolist() == y.tolist()  # points coloured by their class
+    plt.close("all")
+
+
+def test_expression_graph_labels_edges_with_local_derivatives():
+    a = Value(0.5, label="a")
+    out = (a * 4.0).tanh()  # tanh'(2) = 1 - tanh(2)^2: unlike any value in the graph
+    out.backward()
+    texts = [t.get_text() for t in kbook.plot.expression_graph(out).texts]
+    assert f"{1 - out.data**2:.3g}" in texts and "4" in texts  # d tanh / d(4a) and d(4a) / da
+    plt.close("all")

@@ -27,6 +27,20 @@ def test_automatic_follows_cuda(monkeypatch):
     assert kbook.profile() == "cpu"
 
 
+def test_an_apple_gpu_runs_the_cpu_profile(monkeypatch):
+    # MPS is a GPU, but the gpu profile is sized for CUDA GPUs; a Mac gets the cpu profile
+    monkeypatch.delenv("KBOOK_PROFILE", raising=False)
+    monkeypatch.delenv("KBOOK_DEVICE", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert kbook.device().type == "mps" and kbook.profile() == "cpu"
+
+
+def test_environment_value_may_carry_spaces(monkeypatch):
+    monkeypatch.setenv("KBOOK_PROFILE", " gpu\n")
+    assert kbook.profile() == "gpu"
+
+
 @pytest.mark.parametrize("bad", ["fast", "GPU", ""])
 def test_bad_argument_lists_valid_values(bad):
     with pytest.raises(ValueError, match="'smoke', 'cpu', 'gpu'"):

@@ -211,3 +211,19 @@ def test_loss_gradients_match_torch_at_zero_and_saturated_inputs():
     p = torch.tensor([1.0, 0.0, 0.0])
     (grad,) = torch.autograd.grad(losses.categorical_cross_entropy(q, p), q)
     torch.testing.assert_close(grad, torch.tensor([-1 / 0.7, 0.0, 0.0]))
+
+
+def test_cross_entropy_is_infinite_where_the_target_has_mass_the_prediction_lacks():
+    q = torch.tensor([[0.0, 1.0]], dtype=torch.float64)
+    p = torch.tensor([[1.0, 0.0]], dtype=torch.float64)
+    assert losses.categorical_cross_entropy(q, p).item() == math.inf
+    assert losses.categorical_cross_entropy(p, p).item() == 0.0  # where p = 0, log q is never taken
+
+
+@pytest.mark.parametrize("dtype, big", [(torch.float64, 1000.0), (torch.float32, 100.0)])
+def test_bce_with_logits_stays_finite_at_extreme_logits(dtype, big):
+    z = torch.tensor([-big, big, -big, big], dtype=dtype)
+    y = torch.tensor([0.0, 1.0, 1.0, 0.0], dtype=dtype)
+    ours = losses.binary_cross_entropy_with_logits(z, y, reduction="none")
+    torch.testing.assert_close(ours, F.binary_cross_entropy_with_logits(z, y, reduction="none"))
+    assert ours[2].item() == big and ours[3].item() == big  # confidently wrong costs |z|, not inf

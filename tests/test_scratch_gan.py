@@ -120,3 +120,25 @@ def test_bad_inputs_raise_clear_errors():
         gan.mixture_pdf(torch.zeros(3), [0.0, 1.0], [1.0], [1.0])
     with pytest.raises(ValueError, match="summing to 1"):
         gan.sample_mixture(3, [0.0, 1.0], [1.0, 1.0], [0.5, 0.6])
+
+
+def test_mixture_samples_have_each_components_spread():
+    gen = torch.Generator().manual_seed(0)
+    x = gan.sample_mixture(20_000, means=[-10.0, 10.0], stds=[0.5, 2.0], weights=[0.5, 0.5],
+                           generator=gen).squeeze(1)
+    left, right = x[x < 0], x[x >= 0]
+    assert abs(left.std().item() - 0.5) < 0.03 and abs(right.std().item() - 2.0) < 0.1
+    assert abs(left.mean().item() + 10) < 0.05 and abs(right.mean().item() - 10) < 0.1
+
+
+def test_wasserstein_1d_moves_every_sample():
+    assert gan.wasserstein_1d(torch.tensor([-1.0, 1.0]), torch.tensor([0.0, 0.0])) == 1.0  # same means
+    assert gan.wasserstein_1d(torch.tensor([3.0, 0.0]), torch.tensor([1.0, 2.0])) == 1.0  # sorted pairs
+
+
+def test_mlp1d_has_the_layers_it_describes():
+    net = gan.MLP1d(in_features=3, hidden=8, layers=3)
+    linears = [m for m in net.modules() if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linears] == [(3, 8), (8, 8), (8, 8), (8, 1)]
+    slopes = [m.negative_slope for m in net.modules() if isinstance(m, torch.nn.LeakyReLU)]
+    assert slopes == [0.2] * 3

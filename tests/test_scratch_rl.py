@@ -112,3 +112,59 @@ def test_reinforce_samples_reject_means_of_the_wrong_length():
     with pytest.raises(ValueError, match=r"means must have shape \(2,\) like theta, got \(3,\)"):
         rl.reinforce_samples(torch.zeros(2), torch.tensor([0.1, 0.5, 0.9]), 4,
                              torch.Generator().manual_seed(0))
+
+
+def test_gridworld_slips_sideways_and_charges_the_step_reward():
+    world = rl.gridworld(("S.+",), slip=0.2, step_reward=-0.1)
+    up, right, down = 0, 1, 2
+    # right: the intended move with 0.8; the sideways moves (up, down) leave the one-row grid: stay
+    torch.testing.assert_close(world.P[0, right], torch.tensor([0.2, 0.8, 0.0], dtype=torch.float64))
+    # down: blocked (stay, 0.8); sideways are left (blocked, stay) and right (0.1 each)
+    torch.testing.assert_close(world.P[0, down], torch.tensor([0.9, 0.1, 0.0], dtype=torch.float64))
+    torch.testing.assert_close(world.P[0, up], world.P[0, down])
+    assert world.R[0, right, 1] == -0.1 and world.R[0, down, 0] == -0.1  # every non-terminal move costs
+    assert world.R[1, right, 2] == 1.0  # entering '+' pays +1 instead
+
+
+def test_q_learning_acts_greedily_on_the_table_it_is_given():
+    world = rl.gridworld(("S..+",))
+    Q0 = torch.zeros(world.n_states, world.n_actions, dtype=torch.float64)
+    Q0[:, 1] = 0.5  # "right" looks best everywhere
+    Q = rl.q_learning(world, 0.9, episodes=1, alpha=0.5, epsilon=0.0, rng=random.Random(0), Q=Q0)
+    others = [0, 2, 3]
+    assert (Q[:, others] == 0).all(), "with epsilon 0 only the greedy action may be tried"
+    assert Q[2, 1] == 0.5 + 0.5 * (1.0 - 0.5)  # reward 1 on entering '+', terminal: no bootstrap
+    assert Q[0, 1] == 0.5 + 0.5 * (0.9 * 0.5 - 0.5)
+    assert torch.equal(rl.q_learning(world, 0.9, 0, 0.5, 0.0, random.Random(0), Q=Q0), Q0)
+
+
+def test_q_learning_breaks_ties_at_random():
+    world = rl.gridworld(("S..+",), step_reward=-0.1)  # the tried action is the one whose Q moves
+    first = set()
+    for seed in range(20):
+        Q = rl.q_learning(world, 0.9, episodes=1, alpha=0.5, epsilon=0.0, rng=random.Random(seed),
+                          max_steps=1)
+        first.add(int(Q[world.start].argmin()))
+    assert len(first) > 1, "an all-zero table must not always pick the same action"
+
+
+def test_softmax_policy_takes_large_preferences():
+    torch.testing.assert_close(rl.softmax_policy(torch.tensor([1000.0, 0.0])), torch.tensor([1.0, 0.0]))
+
+
+def test_reinforce_samples_are_bernoulli_rewards_times_the_score():
+    theta = torch.tensor([0.3, -0.2, 0.1], dtype=torch.float64)
+    means = torch.tensor([0.5, 0.5, 0.5], dtype=torch.float64)
+    pi = rl.softmax_policy(theta)
+    plain = rl.reinforce_samples(theta, means, 200, torch.Generator().manual_seed(3))
+    shifted = rl.reinforce_samples(theta, means, 200, torch.Generator().manual_seed(3), baseline=0.25)
+    # a reward of 0 gives a zero row, a reward of 1 the score onehot(a) - pi
+    rewarded = plain.abs().sum(dim=1) > 0
+    assert 0 < rewarded.sum() < 200
+    top = (plain[rewarded] + pi).max(dim=1).values
+    torch.testing.assert_close(top, torch.ones_like(top))
+    # the same draws with a baseline b give (r - b) score: the difference is b * score, and
+    # every row of score + pi is one-hot
+    onehot = (plain - shifted) / 0.25 + pi
+    torch.testing.assert_close(onehot.sum(dim=1), torch.ones(200, dtype=torch.float64))
+    torch.testing.assert_close(onehot.max(dim=1).values, torch.ones(200, dtype=torch.float64))
