@@ -30,6 +30,13 @@ def test_env_var_folder_comes_first(no_local_data, tmp_path, shared_data, monkey
     own = tmp_path / "mine"
     (own / "names").mkdir(parents=True)
     shutil.copy(shared_data / NAMES, own / NAMES)
+    (no_local_data / "names").mkdir(parents=True)  # the same file in the cache
+    shutil.copy(shared_data / NAMES, no_local_data / NAMES)
+    course = tmp_path / "course"  # and in a shared/ folder above the working directory
+    (course / "shared" / "data" / "names").mkdir(parents=True)
+    shutil.copy(shared_data / NAMES, course / "shared" / "data" / NAMES)
+    monkeypatch.chdir(course)
+    assert data.locate(NAMES)[1] == "shared"
     monkeypatch.setenv("KBOOK_DATA", str(own))
     assert data.fetch(NAMES) == own / NAMES
     assert data.locate(NAMES) == (own / NAMES, "KBOOK_DATA")
@@ -45,6 +52,8 @@ def test_shared_folder_found_walking_up_from_working_directory(no_local_data, tm
     monkeypatch.chdir(deep)
     assert data.fetch(NAMES) == layout / "shared" / "data" / NAMES
     assert data.locate(NAMES)[1] == "shared"
+    monkeypatch.chdir(layout)  # the folder that holds shared/ itself
+    assert data.fetch(NAMES) == layout / "shared" / "data" / NAMES
 
 
 def test_shared_folder_found_walking_up_from_the_package(shared_data, tmp_path, monkeypatch):
@@ -69,13 +78,16 @@ def test_download_into_cache_with_checksum(no_local_data, file_server):
     content = b"hello, kbook\n" * 100
     (root / "file.txt").write_bytes(content)
     entry = entry_for(content, f"{base}/file.txt")
-    path = data.fetch(entry)
+    umask = os.umask(0o027)
+    try:
+        path = data.fetch(entry)
+        assert os.umask(umask) == 0o027, "downloading changed the process's umask"
+    finally:
+        os.umask(umask)
     assert path == no_local_data / "toy" / "file.txt"
     assert path.read_bytes() == content
     assert [p.name for p in path.parent.iterdir()] == ["file.txt"], "temporary download file left behind"
-    umask = os.umask(0)
-    os.umask(umask)
-    assert path.stat().st_mode & 0o777 == 0o666 & ~umask, "the download is not readable as usual"
+    assert path.stat().st_mode & 0o777 == 0o640, "the download's mode must follow the umask (0o027)"
 
 
 def test_download_falls_back_to_a_mirror(no_local_data, file_server):

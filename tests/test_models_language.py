@@ -415,3 +415,27 @@ def test_language_models_train_and_generate_on_every_available_device(make, dev)
     assert all(p.grad is not None and p.grad.device.type == dev for p in model.parameters())
     out = model.generate(x[:, :3], max_new_tokens=4, temperature=0.8, top_k=5)
     assert out.shape == (2, 7) and out.device.type == dev and int(out.max()) < 11
+
+
+@pytest.mark.parametrize("make", [lambda: tiny_rnn("lstm", dropout=0.5), lambda: tiny_gpt(dropout=0.5)],
+                         ids=["lstm", "gpt"])
+def test_generate_samples_with_dropout_off(make):
+    model = make()  # in training mode, with heavy dropout
+    prompt = random_ids(2, 4)
+    torch.manual_seed(0)
+    first = model.generate(prompt, max_new_tokens=12, top_k=1)
+    torch.manual_seed(1)
+    again = model.generate(prompt, max_new_tokens=12, top_k=1)
+    assert torch.equal(first, again) and model.training
+    assert torch.equal(first, model.eval().generate(prompt, max_new_tokens=12, top_k=1))
+
+
+def test_gpt_blocks_are_pre_layernorm_residual():
+    block = tiny_gpt(bias=True).blocks[0]
+    with torch.no_grad():
+        for proj in (block.attn.c_proj, block.mlp.c_proj):  # the two writes into the residual stream
+            proj.weight.zero_()
+            proj.bias.zero_()
+    x = torch.randn(2, 5, 32)
+    # x + attn(ln(x)) + mlp(ln(...)): with both writes zeroed the block passes x through untouched
+    torch.testing.assert_close(block(x), x)

@@ -347,3 +347,21 @@ def test_an_input_of_another_dtype_than_the_weights_is_a_clear_error():
         cnn(torch.rand(2, 1, 28, 28, dtype=torch.float64))
     with torch.autocast("cpu", dtype=torch.bfloat16):  # autocast handles mixed dtypes itself
         assert cnn(torch.rand(2, 1, 28, 28).bfloat16()).shape == (2, 10)
+
+
+def test_cnn_classifier_is_not_linear_and_drops_out_in_training():
+    torch.manual_seed(0)
+    model = CNN(CNNConfig(channels=(4, 8), hidden=32, dropout=0.5))
+    h = model.features(torch.randn(1, 1, 28, 28))[-1].detach()
+    clf = model.classifier.eval()
+    gap = clf(2 * h) - 2 * clf(h) + clf(torch.zeros_like(h))  # zero for an affine map
+    assert gap.abs().max() > 1e-3, "the hidden layer needs its ReLU"
+    dropout = [m for m in clf if isinstance(m, nn.Dropout)]
+    assert [m.p for m in dropout] == [0.5, 0.5]  # before the hidden layer and before the output
+
+
+def test_dcgan_activations_follow_the_config_and_the_paper():
+    gen, disc = Generator(TINY_GAN), Discriminator(DCGANConfig(latent_size=8, width=8, leaky_slope=0.3))
+    assert {type(m) for m in gen.net} & {nn.LeakyReLU, nn.ReLU} == {nn.ReLU}  # ReLU in the generator
+    slopes = [m.negative_slope for m in disc.modules() if isinstance(m, nn.LeakyReLU)]
+    assert slopes == [0.3, 0.3]  # LeakyReLU in the discriminator, with the configured slope

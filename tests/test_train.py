@@ -304,3 +304,66 @@ def test_to_device_keeps_named_tuples():
     moved = kbook.train.to_device(batch, torch.device("meta"))
     assert type(moved) is type(batch) and moved._fields == batch._fields
     assert all(t.is_meta and t.shape == b.shape for t, b in zip(moved, batch, strict=True))
+
+
+def linear_probe(x=(3.0, 4.0)):
+    """A bias-free linear model at zero whose loss w . x has the gradient x."""
+    model = nn.Linear(2, 1, bias=False)
+    nn.init.zeros_(model.weight)
+    return model, (lambda step: torch.tensor([list(x)])), (lambda m, batch: m(batch).sum())
+
+
+def test_gradients_are_clipped_by_their_total_norm():
+    model, batch, loss = linear_probe()  # gradient (3, 4), norm 5
+    kbook.fit(model, torch.optim.SGD(model.parameters(), lr=1.0), batch, loss, 1, grad_clip=1.0,
+              device="cpu", progress=False)
+    torch.testing.assert_close(model.weight, torch.tensor([[-0.6, -0.8]]))  # same direction, norm 1
+
+
+def test_the_scheduler_steps_after_the_optimizer():
+    model, batch, loss = linear_probe()
+    opt = torch.optim.SGD(model.parameters(), lr=1.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda epoch: 0.0 if epoch == 0 else 1.0)
+    kbook.fit(model, opt, batch, loss, 1, scheduler=sched, device="cpu", progress=False)
+    assert (model.weight == 0).all(), "step 1 must use the schedule's first learning rate (0)"
+    assert opt.param_groups[0]["lr"] == 1.0
+
+
+def test_evaluation_runs_without_autograd():
+    model, batch, loss = linear_probe()
+    grad_modes = []
+
+    def evaluate(m):
+        grad_modes.append(torch.is_grad_enabled())
+        return {"w": m.weight.sum().item()}
+
+    kbook.fit(model, torch.optim.SGD(model.parameters(), lr=0.1), batch, loss, 4, evaluate=evaluate,
+              eval_every=2, device="cpu", progress=False)
+    assert grad_modes == [False, False]
+
+
+def test_compile_true_trains_the_compiled_module(monkeypatch):
+    model, batch, loss = linear_probe()
+    wrapped = []
+
+    def fake_compile(m, dev):
+        wrapped.append(m)
+        return lambda x: m(x) * 1.0  # stands in for torch.compile's wrapper
+
+    monkeypatch.setattr(kbook.train, "maybe_compile", fake_compile)
+    seen = []
+    kbook.fit(model, torch.optim.SGD(model.parameters(), lr=0.1), batch,
+              lambda m, b: seen.append(m) or loss(m, b), 2, compile=True, device="cpu", progress=False)
+    assert wrapped == [model] and all(m is not model for m in seen)
+
+
+def test_checkpoints_go_into_new_folders_and_are_synced_in_place(tmp_path, monkeypatch):
+    synced, replaced = [], []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
+    monkeypatch.setattr(os, "replace", lambda a, b: replaced.append((a, b)) or real_replace(a, b))
+    path = checkpoint.save(tmp_path / "runs" / "new" / "ckpt.pt", {"x": torch.arange(2)})
+    assert torch.equal(checkpoint.load(path)["x"], torch.arange(2))
+    assert len(synced) == 1  # flushed to disk before the rename
+    (tmp, final), = replaced
+    assert os.path.dirname(tmp) == os.path.dirname(final)  # a rename within one folder is atomic
