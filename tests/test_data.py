@@ -7,9 +7,11 @@ import gzip
 import hashlib
 import io
 import os
+import re
 import shutil
 import struct
 import zipfile
+from pathlib import Path
 
 import pytest
 import torch
@@ -224,6 +226,19 @@ def test_corrupt_local_file_is_an_error_not_used(no_local_data, tmp_path, shared
 def test_registry_matches_the_shared_manifest(shared_data):
     sums = dict(reversed(line.split()) for line in (shared_data / "SHA256SUMS").read_text().splitlines())
     assert {f.path: f.sha256 for f in data.FILES} == sums
+
+
+def test_download_sources_are_the_manifests_snapshots(shared_data):
+    """Every pinned commit, archive checksum and zip member must be the one MANIFEST.md records."""
+    manifest = (shared_data / "MANIFEST.md").read_text()
+    for f in data.FILES:
+        for url in f.urls:
+            for commit in re.findall(r"/([0-9a-f]{40})/", url):
+                assert commit in manifest, f"{f.path}: commit {commit} of {url} is not in MANIFEST.md"
+        if f.dataset == "mnist":
+            assert all(url.endswith("/" + Path(f.path).name) for url in f.urls)
+        if f.member is not None:
+            assert f.archive_sha256 in manifest and f"`{f.member}`" in manifest, f.path
 
 
 def test_unknown_names_are_clear_errors():

@@ -429,6 +429,22 @@ def test_stylize_weighs_the_losses_as_documented():
     assert history["total"][0] == pytest.approx(2 * c.item() + 5 * s.item(), rel=1e-5)
 
 
+def test_stylize_noise_start_follows_the_generator_alone():
+    content, style = images()
+    torch.manual_seed(0)
+    extractor = st.FeatureExtractor(pretrained=False)
+    starts = []
+    for global_seed in (1, 2):
+        torch.manual_seed(global_seed)
+        start, _ = st.stylize(content, style, steps=0, init="noise", progress=False, extractor=extractor,
+                              generator=torch.Generator().manual_seed(7))
+        starts.append(start)
+    assert torch.equal(*starts)
+    other, _ = st.stylize(content, style, steps=0, init="noise", progress=False, extractor=extractor,
+                          generator=torch.Generator().manual_seed(8))
+    assert not torch.equal(other, starts[0])
+
+
 def test_stylize_with_content_only_reconstructs_the_features_from_noise():
     content, style = images()
     torch.manual_seed(0)
@@ -505,6 +521,16 @@ def test_dqn_loss_and_replay_buffer_reject_bad_shapes_and_sizes():
         dqn.dqn_loss(online, target, batch._replace(actions=batch.actions.unsqueeze(1)), 0.99)
     with pytest.raises(ValueError, match="capacity must be a positive int, got 100000.0"):
         dqn.ReplayBuffer(capacity=1e5, obs_size=4)
+    too_big = batch.actions.clamp(0, 1).index_fill(0, torch.tensor([3]), 2)  # n_actions is 2
+    with pytest.raises(ValueError, match=r"actions must lie in \[0, 2\) \(n_actions\), got .* 0 to 2"):
+        dqn.dqn_loss(online, target, batch._replace(actions=too_big), 0.99)
+    for gamma in (-0.1, 1.5):
+        with pytest.raises(ValueError, match="gamma must lie in"):
+            dqn.dqn_loss(online, target, batch, gamma)
+    torch.testing.assert_close(dqn.td_target(torch.ones(2), torch.tensor([False, True]),
+                                             torch.ones(2, 2), gamma=1.0), torch.tensor([2.0, 1.0]))
+    with pytest.raises(ValueError, match="same architecture"):
+        dqn.hard_update(target, dqn.QNetwork(dqn.DQNConfig(hidden_sizes=(9,))))
 
 
 def test_policy_dtype_and_stylize_nan_errors():

@@ -483,3 +483,20 @@ def test_seq2seq_wrong_shapes_name_the_expected_shape():
         Seq2SeqConfig(hidden_dim=0)
     with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\)"):
         Seq2SeqConfig(dropout=1.0)
+
+
+def test_seq2seq_decoder_follows_bahdanau():
+    torch.manual_seed(0)
+    model = tiny_seq2seq().eval()
+    src, lengths, tgt_in, _ = reversal_batch(torch.Generator().manual_seed(2), batch=4)
+    encoded, s0 = model.encode(src, lengths)
+    H = model.config.hidden_dim
+    # s_0 = tanh(W_s h_1 backward): the backward GRU's state at the first source token
+    torch.testing.assert_close(s0, torch.tanh(model.bridge(encoded.states[:, 0, H:])))
+    # step i attends with the previous state s_{i-1}, and feeds the context into the GRU
+    _, s1, weights = model.decode_step(tgt_in[:, 0], s0, encoded)
+    torch.testing.assert_close(weights, model.attention(s0, encoded.states, encoded.mask)[1])
+    other = encoded._replace(states=encoded.states.flip(0))  # other contexts, same attention weights
+    _, s1_other, weights_other = model.decode_step(tgt_in[:, 0], s0, other)
+    torch.testing.assert_close(weights_other, weights)
+    assert not torch.allclose(s1_other, s1), "the new state must depend on the context"

@@ -186,6 +186,8 @@ def test_cnn_config_validation():
         CNNConfig(channels=(4, 4, 4, 4, 4))
     with pytest.raises(ValueError, match="channels must be a non-empty"):
         CNNConfig(channels=())
+    tiny = CNN(CNNConfig(image_size=4, channels=(2, 2), hidden=4))  # exactly 2**2: the smallest that fits
+    assert tiny(torch.randn(3, 1, 4, 4)).shape == (3, 10)
 
 
 # -------------------------------------------------------------------------------------- DCGAN
@@ -320,6 +322,9 @@ def test_dcgan_rejects_wrong_input():
         disc(torch.randn(4, 1, 32, 32))
     with pytest.raises(TypeError, match="floating-point"):
         disc(torch.zeros(4, 1, 28, 28, dtype=torch.uint8))
+    for slope in (-0.1, 1.0):
+        with pytest.raises(ValueError, match="leaky_slope must be in"):
+            DCGANConfig(leaky_slope=slope)
     with pytest.raises(ValueError, match="latent_size must be an int >= 1"):
         DCGANConfig(latent_size=0)
 
