@@ -101,6 +101,37 @@ def test_download_falls_back_to_a_mirror(no_local_data, file_server):
     assert data.fetch(entry).read_bytes() == content
 
 
+def test_one_wrong_mirror_and_one_missing_is_not_found_not_a_checksum_error(no_local_data, file_server):
+    root, base = file_server
+    (root / "file.txt").write_bytes(b"someone else's file")
+    entry = entry_for(b"the right file", f"{base}/file.txt")
+    entry = dataclasses.replace(entry, urls=(f"{base}/file.txt", f"{base}/missing.txt"))
+    with pytest.raises(DatasetNotFoundError, match="missing.txt") as info:
+        data.fetch(entry)
+    assert "does not match its checksum" in str(info.value)  # the wrong file is reported too
+
+
+def test_a_failed_write_leaves_no_partial_download(no_local_data, file_server, monkeypatch):
+    root, base = file_server
+    content = b"x" * 10_000
+    (root / "file.txt").write_bytes(content)
+    entry = entry_for(content, f"{base}/file.txt")
+
+    def disk_full(opener):  # files opened for writing fail on their first write
+        def open_(file, mode="r", *args, **kwargs):
+            f = opener(file, mode, *args, **kwargs)
+            if "w" in mode:
+                f.write = lambda data: (_ for _ in ()).throw(OSError(28, "No space left on device"))
+            return f
+        return open_
+
+    monkeypatch.setattr(os, "fdopen", disk_full(os.fdopen))
+    monkeypatch.setattr("builtins.open", disk_full(open))
+    with pytest.raises(DatasetNotFoundError, match="No space left"):
+        data.fetch(entry)
+    assert not (no_local_data / "toy").exists() or not list((no_local_data / "toy").iterdir())
+
+
 def test_download_extracts_a_zip_member(no_local_data, file_server):
     root, base = file_server
     member = b"Go.\tVa !\n"

@@ -120,12 +120,18 @@ def test_gpt_overfits_one_batch():
 
 
 @pytest.mark.parametrize("model", [tiny_rnn("rnn", dropout=0.5), tiny_rnn("lstm", dropout=0.5),
-                                   tiny_gpt(dropout=0.5)], ids=["rnn", "lstm", "gpt"])
+                                   tiny_rnn("lstm", dropout=0.5, n_layers=1), tiny_gpt(dropout=0.5)],
+                         ids=["rnn", "lstm", "lstm-1-layer", "gpt"])
 def test_dropout_acts_in_training_only(model):
     x = random_ids(2, 8)
     assert not torch.equal(model(x)[0], model(x)[0])
     model.eval()
     assert torch.equal(model(x)[0], model(x)[0])
+
+
+def test_char_rnn_drops_out_between_its_layers():
+    assert tiny_rnn("lstm", dropout=0.3).rnn.dropout == 0.3  # PyTorch applies it between stacked layers
+    assert tiny_rnn("lstm", dropout=0.3, n_layers=1).rnn.dropout == 0.0  # none to apply it between
 
 
 # --- GPT: causality, attention, tying, parameters, optimizer ------------------------------------
