@@ -107,6 +107,29 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(tmp_path):
         assert torch.equal(p, q)
 
 
+def test_resume_is_exact_on_each_device(tmp_path, dev):
+    def batch_on_device(step):  # drawn from the device's own generator: resume must restore it too
+        x = torch.randn(32, 3, device=dev)
+        return x, x @ TRUE_W.T.to(dev) + 0.01 * torch.randn(32, 1, device=dev)
+
+    def train(steps, path=None, every=0):
+        model = make_model(0)
+        history = kbook.fit(model, torch.optim.AdamW(model.parameters(), lr=3e-2), batch_on_device, mse,
+                            steps, device=dev, checkpoint_path=path, checkpoint_every=every, progress=False)
+        return model, history
+
+    kbook.seed_everything(1)
+    full_model, full = train(12)
+    kbook.seed_everything(1)
+    train(6, tmp_path / "ckpt.pt", every=3)
+    torch.rand(100, device=dev)
+    kbook.seed_everything(9)
+    resumed_model, resumed = train(12, tmp_path / "ckpt.pt")
+    assert resumed.loss == full.loss
+    for p, q in zip(full_model.parameters(), resumed_model.parameters(), strict=True):
+        assert p.device.type == torch.device(dev).type and torch.equal(p, q)
+
+
 def test_resume_after_a_crash_between_checkpoints_is_exact(tmp_path):
     kbook.seed_everything(3)
     full_model, _, full = run(14)
