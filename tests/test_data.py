@@ -230,6 +230,8 @@ def test_a_relative_kbook_data_is_resolved_against_the_working_directory(no_loca
     monkeypatch.setenv("KBOOK_DATA", "mine")
     path, where = data.locate(NAMES)
     assert where == "KBOOK_DATA" and path.is_absolute() and path == mine / NAMES
+    monkeypatch.setenv("KBOOK_CACHE", "cache-here")  # the same for the download cache
+    assert data.cache_dir() == no_local_data.parent / "work" / "cache-here"
 
 
 def test_real_registry_entry_missing_offline(no_local_data, monkeypatch):
