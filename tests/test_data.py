@@ -317,6 +317,17 @@ def test_read_idx_round_trip_and_errors():
         data.read_idx(idx[:-1])
 
 
+def test_mnist_images_and_labels_must_match_in_number(monkeypatch, tmp_path):
+    files = {  # three images, two labels
+        "t10k-images-idx3-ubyte.gz": b"\x00\x00\x08\x03" + struct.pack(">3I", 3, 28, 28) + bytes(3 * 784),
+        "t10k-labels-idx1-ubyte.gz": b"\x00\x00\x08\x01" + struct.pack(">I", 2) + bytes(2)}
+    for name, raw in files.items():
+        (tmp_path / name).write_bytes(gzip.compress(raw))
+    monkeypatch.setattr(data.loaders, "fetch", lambda path: tmp_path / path.removeprefix("mnist/"))
+    with pytest.raises(ValueError, match="test: 3 images but 2 labels"):
+        data.mnist("test")
+
+
 def test_mnist_gzip_is_parsed_directly(shared_data):
     raw = gzip.decompress((shared_data / "mnist/t10k-labels-idx1-ubyte.gz").read_bytes())
     assert struct.unpack(">I", raw[:4])[0] == 2049

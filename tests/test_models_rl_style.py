@@ -75,6 +75,8 @@ def test_replay_buffer_samples_only_stored_transitions_reproducibly():
     assert not torch.equal(batch.rewards, many[0].rewards)  # another seed, another draw
     with pytest.raises(ValueError, match=r"batch_size must lie in \[1, 6\]"):
         buffer.sample(7)
+    with pytest.raises(ValueError, match="empty: add transitions before sampling"):
+        dqn.ReplayBuffer(4, 2).sample(1)
 
 
 def test_epsilon_greedy_and_its_schedule():

@@ -14,8 +14,8 @@ def test_loss_curves_draws_train_and_eval_losses():
                             metrics={"val_loss": [1.5], "accuracy": [0.9]})
     ax = kbook.plot.loss_curves(history)
     lines = {line.get_label(): line for line in ax.get_lines()}
-    assert list(lines) == ["train loss (per step)", "val_loss"]  # accuracy is not a loss
-    train, val = lines["train loss (per step)"], lines["val_loss"]
+    assert list(lines) == ["training loss of each step's batch", "val_loss (at evaluations)"]  # not accuracy
+    train, val = lines["training loss of each step's batch"], lines["val_loss (at evaluations)"]
     assert list(train.get_xdata()) == [1, 2, 3] and list(train.get_ydata()) == [3.0, 2.0, 1.0]
     assert list(val.get_xdata()) == [3] and list(val.get_ydata()) == [1.5]  # at the eval step
     plt.close("all")
@@ -72,6 +72,9 @@ def test_decision_regions_fills_the_plane_and_shows_the_points():
     assert len(filled) == 1 and len(filled[0].levels) >= 2  # the regions of both classes
     points = [c for c in ax.collections if c is not filled[0]]
     assert len(points) == 1 and np.allclose(points[0].get_offsets(), X.numpy())
+    legend = ax.get_legend()  # which colour is which class
+    assert legend.get_title().get_text() == "class" and len(legend.get_texts()) == 2
+    assert ax.get_xlabel() and ax.get_ylabel()
     plt.close("all")
 
 

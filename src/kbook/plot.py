@@ -15,10 +15,10 @@ from .train import History
 def loss_curves(history: History, ax: plt.Axes | None = None, title: str = "") -> plt.Axes:
     """Training loss per step, and every evaluated metric whose name contains 'loss'."""
     ax = ax or plt.subplots(figsize=(6, 3.5))[1]
-    ax.plot(history.step, history.loss, lw=0.8, alpha=0.8, label="train loss (per step)")
+    ax.plot(history.step, history.loss, lw=0.8, alpha=0.8, label="training loss of each step's batch")
     for name, values in history.metrics.items():
         if "loss" in name:
-            ax.plot(history.eval_step, values, "o-", ms=3, label=name)
+            ax.plot(history.eval_step, values, "o-", ms=3, label=f"{name} (at evaluations)")
     ax.set(xlabel="step", ylabel="loss", title=title)
     ax.legend()
     return ax
@@ -64,7 +64,10 @@ def image_grid(images: torch.Tensor, ncols: int = 8, titles: list[str] | None = 
 def decision_regions(predict: Callable[[torch.Tensor], torch.Tensor], X: torch.Tensor,
                      y: torch.Tensor, ax: plt.Axes | None = None, steps: int = 150,
                      title: str = "") -> plt.Axes:
-    """Colour the plane by ``predict`` (points (M, 2) -> class ids (M,)) and scatter ``X``."""
+    """Colour the plane by ``predict`` (points (M, 2) -> class ids (M,)) and scatter ``X``.
+
+    The points are coloured by their class ``y``, with a legend; the regions use the same colours.
+    """
     ax = ax or plt.subplots(figsize=(4.5, 4))[1]
     lo, hi = (X.min(0).values - 0.5).tolist(), (X.max(0).values + 0.5).tolist()
     dtype = X.dtype if X.is_floating_point() else torch.get_default_dtype()
@@ -75,8 +78,9 @@ def decision_regions(predict: Callable[[torch.Tensor], torch.Tensor], X: torch.T
         regions = predict(grid).reshape(gx.shape).detach().float().cpu()
     ax.contourf(gx.cpu().numpy(), gy.cpu().numpy(), regions.numpy(), alpha=0.3, cmap="coolwarm")
     X, y = X.cpu().numpy(), y.cpu().numpy()
-    ax.scatter(X[:, 0], X[:, 1], c=y, cmap="coolwarm", s=14, edgecolors="k", linewidths=0.4)
-    ax.set(title=title, xticks=[], yticks=[])
+    points = ax.scatter(X[:, 0], X[:, 1], c=y, cmap="coolwarm", s=14, edgecolors="k", linewidths=0.4)
+    ax.legend(*points.legend_elements(), title="class", fontsize="small", title_fontsize="small")
+    ax.set(title=title, xticks=[], yticks=[], xlabel="$x_1$", ylabel="$x_2$")
     return ax
 
 

@@ -121,6 +121,8 @@ class ReplayBuffer:
 
         Pass a CPU ``torch.Generator`` for a reproducible draw.
         """
+        if self.size == 0:
+            raise ValueError("the replay buffer is empty: add transitions before sampling")
         if not 1 <= batch_size <= self.size:
             raise ValueError(f"batch_size must lie in [1, {self.size}] (the number of stored "
                              f"transitions), got {batch_size}")
