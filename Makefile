@@ -33,7 +33,7 @@ test: $(STAMP) lint
 		--path-output _build/check
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests scripts notebooks
+	$(BIN)/ruff check conftest.py src tests scripts notebooks
 
 # Rewrite the lock from the current environment (after changing pyproject.toml).
 lock: $(STAMP)

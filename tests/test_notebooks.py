@@ -9,9 +9,8 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
-from jupyter_client import KernelManager
 from nbclient import NotebookClient
-from nbval.kernel import CURRENT_ENV_KERNEL_NAME, NbvalKernelspecManager
+from nbval.kernel import CURRENT_ENV_KERNEL_NAME, RunningKernel
 
 ROOT = Path(__file__).resolve().parent.parent
 _spec = importlib.util.spec_from_file_location("sync", ROOT / "scripts" / "sync_install_cell.py")
@@ -110,7 +109,7 @@ WITH_SOLUTIONS = [p for p in NOTEBOOKS if markdown_python_blocks(p)]
 
 
 @pytest.mark.parametrize("path", WITH_SOLUTIONS, ids=lambda p: p.name)
-def test_solutions_run_after_the_notebook(path, monkeypatch):
+def test_solutions_run_after_the_notebook(path, monkeypatch, notebook_kernel):
     """A reader runs a solution after the whole notebook: it must run there, in the smoke profile.
 
     nbval runs the notebooks as published, where solutions are hidden Markdown; this runs each
@@ -121,5 +120,18 @@ def test_solutions_run_after_the_notebook(path, monkeypatch):
     nb = nbformat.read(path, as_version=4)
     for i, block in enumerate(markdown_python_blocks(path)):
         nb.cells.append(nbformat.v4.new_code_cell(f"# solution block {i} of {path.name}\n{block}"))
-    kernel = KernelManager(kernel_name=CURRENT_ENV_KERNEL_NAME, kernel_spec_manager=NbvalKernelspecManager())
-    NotebookClient(nb, km=kernel, timeout=600, resources={"metadata": {"path": str(path.parent)}}).execute()
+    resources = {"metadata": {"path": str(path.parent)}}
+    NotebookClient(nb, km=notebook_kernel, timeout=600, resources=resources).execute()
+
+
+def test_nbval_kernels_talk_over_unix_sockets(tmp_path):
+    """Kernels started at once cannot collide on a TCP port (see conftest.py): nbval's use Unix
+    sockets, and one started in another folder, as nbval starts one in its notebook's, answers."""
+    kernel = RunningKernel(CURRENT_ENV_KERNEL_NAME, cwd=str(tmp_path))
+    try:
+        assert kernel.km.transport == "ipc"
+        reply = kernel.kc.execute_interactive("import os", user_expressions={"cwd": "os.getcwd()"})
+        assert reply["content"]["status"] == "ok"
+        assert reply["content"]["user_expressions"]["cwd"]["data"]["text/plain"] == repr(str(tmp_path))
+    finally:
+        kernel.stop()

@@ -1,0 +1,46 @@
+"""Pytest setup for the whole repository: how notebook kernels talk to the test process.
+
+`make test` runs the notebooks in parallel, one Jupyter kernel per worker. Over TCP, each kernel
+is handed five ports that were free a moment before it binds them, and with several kernels
+starting at once another process can take one first: the kernel then fails with "Address already
+in use" and the test waits a minute for it ("Kernel didn't respond in 60 seconds"). Kernels here
+talk over Unix sockets instead, each under its own path, so there is no port to collide on.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from pathlib import Path
+
+import nbval.kernel
+import pytest
+from jupyter_client.manager import KernelManager
+from traitlets import default
+
+
+class UnixSocketKernelManager(KernelManager):
+    """A kernel manager whose kernel listens on Unix sockets named by a fresh, absolute path."""
+
+    @default("transport")
+    def _transport_default(self) -> str:
+        return "ipc"
+
+    @default("ip")
+    def _ip_default(self) -> str:
+        # For the ipc transport "ip" is the sockets' path prefix. jupyter_client's default is the
+        # relative "kernel-ipc", which the kernel (started in the notebook's folder) and the test
+        # process (in the repository root) would resolve to different files.
+        return str(Path(tempfile.gettempdir()) / f"kbook-kernel-{uuid.uuid4().hex[:12]}")
+
+
+nbval.kernel.KernelManager = UnixSocketKernelManager  # the manager nbval starts each notebook's kernel with
+
+
+@pytest.fixture
+def notebook_kernel() -> UnixSocketKernelManager:
+    """A manager for a kernel of this environment, as nbval starts one (not yet started)."""
+    return UnixSocketKernelManager(
+        kernel_name=nbval.kernel.CURRENT_ENV_KERNEL_NAME,
+        kernel_spec_manager=nbval.kernel.NbvalKernelspecManager(),
+    )
