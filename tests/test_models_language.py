@@ -129,6 +129,15 @@ def test_dropout_acts_in_training_only(model):
     assert torch.equal(model(x)[0], model(x)[0])
 
 
+def test_gpt_drops_out_attention_weights_in_training_only():
+    attention = tiny_gpt(dropout=0.5).blocks[0].attn
+    attention.resid_dropout = torch.nn.Identity()  # leave only the dropout on the attention weights
+    x = torch.randn(2, 8, 32)
+    assert not torch.equal(attention(x), attention(x))
+    attention.eval()
+    assert torch.equal(attention(x), attention(x))
+
+
 def test_char_rnn_drops_out_between_its_layers():
     assert tiny_rnn("lstm", dropout=0.3).rnn.dropout == 0.3  # PyTorch applies it between stacked layers
     assert tiny_rnn("lstm", dropout=0.3, n_layers=1).rnn.dropout == 0.0  # none to apply it between
@@ -200,7 +209,7 @@ def test_gpt_parameter_count_matches_formula_and_shakespeare_char_builds():
 
 def test_gpt_optimizer_groups_cover_each_parameter_once():
     model = tiny_gpt()
-    optimizer = model.configure_optimizers(weight_decay=0.1, lr=1e-3, betas=(0.9, 0.99))
+    optimizer = model.configure_optimizers(weight_decay=0.1, lr=0.0123, betas=(0.9, 0.99))
     decay, no_decay = optimizer.param_groups
     assert decay["weight_decay"] == 0.1 and no_decay["weight_decay"] == 0.0
     seen = [id(p) for group in optimizer.param_groups for p in group["params"]]
@@ -209,6 +218,7 @@ def test_gpt_optimizer_groups_cover_each_parameter_once():
     assert all(p.dim() >= 2 for p in decay["params"]) and all(p.dim() < 2 for p in no_decay["params"])
     assert any(p is model.wte.weight for p in decay["params"])
     assert optimizer.defaults["betas"] == (0.9, 0.99)
+    assert [group["lr"] for group in optimizer.param_groups] == [0.0123, 0.0123]
 
 
 # --- generation -----------------------------------------------------------------------------------
@@ -237,6 +247,7 @@ def test_generate_length_and_valid_ids(model):
     torch.manual_seed(0)
     out = model.generate(prompt, max_new_tokens=20, temperature=1.5, top_k=4)
     assert out.shape == (3, 25) and out.dtype == prompt.dtype
+    assert model.generate(prompt, max_new_tokens=2, top_k=VOCAB).shape == (3, 7)  # top_k may be all
     assert torch.equal(out[:, :5], prompt)
     assert out.min() >= 0 and out.max() < VOCAB
     assert model.training  # generate restores the mode it found
@@ -248,6 +259,7 @@ def test_generate_top_k_1_is_greedy_and_deterministic(model):
     prompt = random_ids(2, 3)
     torch.manual_seed(0)
     first = model.generate(prompt, max_new_tokens=10, top_k=1)
+    assert not model.training, "generate put a model in evaluation mode back into training mode"
     torch.manual_seed(123)
     second = model.generate(prompt, max_new_tokens=10, top_k=1, temperature=2.0)
     assert torch.equal(first, second)
@@ -368,6 +380,8 @@ def test_bad_token_ids_are_rejected(model):
         model(torch.zeros(2, 3))
     with pytest.raises(ValueError, match=rf"token ids in \[0, {VOCAB}\).*from 0 to {VOCAB}"):
         model(torch.tensor([[0, VOCAB]]))
+    with pytest.raises(ValueError, match=rf"token ids in \[0, {VOCAB}\).*from -1 to 3"):
+        model(torch.tensor([[0, -1, 3]]))
     with pytest.raises(ValueError, match=r"targets of shape \(batch, time\) = \(2, 3\).*got \(2, 4\)"):
         model(random_ids(2, 3), random_ids(2, 4))
     for bad in (VOCAB, -2):
@@ -386,6 +400,10 @@ def test_char_rnn_rejects_a_wrong_state(cell):
     expected = r"shape \(n_layers, batch, hidden_size\) = \(2, 2, 32\), got \(2, 3, 32\)"
     with pytest.raises(ValueError, match=expected):
         model(random_ids(2, 4), state=good)
+    if cell == "lstm":
+        h, c = good
+        with pytest.raises(ValueError, match=r"expected state c of shape .*, got \(2, 2, 32\)"):
+            model(random_ids(3, 4), state=(h, c[:, :2]))
     wrong_kind = good[0] if cell == "lstm" else (good, good)
     with pytest.raises(ValueError, match=f"an {cell.upper()} state must be"):
         model(random_ids(3, 4), state=wrong_kind)

@@ -375,6 +375,17 @@ def test_seq2seq_overfits_one_batch_and_greedy_decoding_reverses_it():
     assert torch.equal(tokens, tgt_out[:, :tokens.shape[1]])
 
 
+def test_seq2seq_dropout_acts_in_training_only():
+    torch.manual_seed(0)
+    cfg = Seq2SeqConfig(src_vocab_size=12, tgt_vocab_size=12, embed_dim=16, hidden_dim=32, attn_dim=32,
+                        pad_id=PAD, dropout=0.5)
+    model = Seq2Seq(cfg)
+    src, lengths, tgt_in, _ = reversal_batch(torch.Generator().manual_seed(0), batch=4)
+    assert not torch.equal(model(src, lengths, tgt_in)[0], model(src, lengths, tgt_in)[0])
+    model.eval()
+    assert torch.equal(model(src, lengths, tgt_in)[0], model(src, lengths, tgt_in)[0])
+
+
 def test_greedy_decode_turns_dropout_off_and_restores_the_mode():
     torch.manual_seed(0)
     cfg = Seq2SeqConfig(src_vocab_size=12, tgt_vocab_size=12, embed_dim=16, hidden_dim=32, attn_dim=32,
@@ -384,6 +395,8 @@ def test_greedy_decode_turns_dropout_off_and_restores_the_mode():
     runs = [model.greedy_decode(src, max_len=6, bos_id=BOS, eos_id=EOS)[0] for _ in range(3)]
     assert all(torch.equal(runs[0], r) for r in runs[1:]), "greedy decoding changed from call to call"
     assert model.training
+    model.eval().greedy_decode(src, max_len=6, bos_id=BOS, eos_id=EOS)
+    assert not model.training, "greedy_decode put a model in evaluation mode back into training mode"
 
 
 def test_greedy_decode_stops_at_max_len_or_when_all_rows_end():
