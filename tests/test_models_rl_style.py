@@ -88,8 +88,8 @@ def test_epsilon_greedy_and_its_schedule():
     half = dqn.epsilon_greedy(q, 0.5, generator=torch.Generator().manual_seed(0))
     assert abs((half == 1).float().mean().item() - (0.5 + 0.5 / 3)) < 0.03  # greedy, or random and lucky
     assert torch.equal(half, dqn.epsilon_greedy(q, 0.5, generator=torch.Generator().manual_seed(0)))
-    schedule = [dqn.linear_epsilon(s, 1.0, 0.1, 100) for s in (0, 50, 100, 1000)]
-    assert schedule == pytest.approx([1, 0.55, 0.1, 0.1])
+    schedule = [dqn.linear_epsilon(s, 1.0, 0.1, 100) for s in (-5, 0, 50, 100, 1000)]
+    assert schedule == pytest.approx([1, 1, 0.55, 0.1, 0.1])  # before step 0 it stays at the start
     with pytest.raises(ValueError, match="epsilon"):
         dqn.epsilon_greedy(q, 1.5)
 
@@ -164,6 +164,17 @@ def test_soft_update_interpolates_and_hard_update_copies():
     assert all(torch.equal(v, online_state[k]) for k, v in target.state_dict().items())
     with pytest.raises(ValueError, match="same architecture"):
         dqn.soft_update(dqn.QNetwork(dqn.DQNConfig(hidden_sizes=(9,))), online, 0.5)
+
+
+def test_soft_update_copies_the_buffers_it_cannot_interpolate():
+    def net() -> torch.nn.Sequential:
+        return torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2))
+    torch.manual_seed(0)
+    online, target = net().train(), net()
+    for _ in range(2):
+        online(torch.randn(4, 2))
+    dqn.soft_update(target, online, tau=0.5)
+    assert target[1].num_batches_tracked.item() == 2  # an integer count: copied, not averaged
 
 
 def test_q_network_overfits_one_batch():
@@ -386,6 +397,17 @@ def test_extractor_rejects_bad_layers_and_shapes():
         extractor(torch.rand(3, 32, 32))
     with pytest.raises(ValueError, match=r"H, W >= 16, got .*\(1, 3, 8, 8\)"):
         extractor(torch.rand(1, 3, 8, 8))
+    assert extractor(torch.rand(1, 3, 16, 16))["relu5_1"].shape[-2:] == (1, 1)  # the smallest allowed
+
+
+def test_random_fallback_features_are_he_scaled():
+    """He-normal weights keep the features' scale from layer to layer; smaller ones would shrink
+    relu5_1 about a hundredfold, and the style loss with it."""
+    for module in st.FeatureExtractor(pretrained=False).layers:
+        if isinstance(module, torch.nn.Conv2d):
+            fan_in = module.in_channels * 3 * 3
+            assert module.weight.std().item() == pytest.approx((2 / fan_in) ** 0.5, rel=0.1)
+            assert not module.bias.any()
 
 
 def images() -> tuple[torch.Tensor, torch.Tensor]:
@@ -413,6 +435,19 @@ def test_stylize_lowers_the_total_loss(optimizer):
     torch.testing.assert_close(total, torch.tensor(history["content"]) + 1e3 * torch.tensor(history["style"]))
     assert total[-1] < 0.9 * total[0], history["total"]
     assert history["style"][-1] < 0.75 * history["style"][0], history["style"]
+
+
+def test_stylize_lbfgs_takes_one_iteration_per_step():
+    content, style = images()
+    extractor = st.FeatureExtractor(pretrained=False)
+    calls = []
+    extractor.register_forward_hook(lambda *args: calls.append(1))
+    counts = []
+    for steps in (2, 6):
+        calls.clear()
+        st.stylize(content, style, steps=steps, progress=False, extractor=extractor, optimizer="lbfgs")
+        counts.append(len(calls))
+    assert counts[1] - counts[0] <= 2 * 4, f"{counts}: more than two loss evaluations per L-BFGS step"
 
 
 def test_stylize_weighs_the_losses_as_documented():
@@ -474,6 +509,8 @@ def test_stylize_rejects_bad_inputs():
         st.stylize(torch.rand(4, 32, 32), style, extractor=extractor)
     with pytest.raises(ValueError, match=r"style pixel values in \[0, 1\]"):
         st.stylize(content, style * 255, extractor=extractor)
+    with pytest.raises(ValueError, match=r"content pixel values in \[0, 1\]"):
+        st.stylize(content - 0.5, style, extractor=extractor)
     with pytest.raises(ValueError, match="optimizer 'adam' or 'lbfgs'"):
         st.stylize(content, style, extractor=extractor, optimizer="sgd")
 
@@ -523,6 +560,9 @@ def test_dqn_loss_and_replay_buffer_reject_bad_shapes_and_sizes():
         dqn.dqn_loss(online, target, batch._replace(actions=batch.actions.unsqueeze(1)), 0.99)
     with pytest.raises(ValueError, match="capacity must be a positive int, got 100000.0"):
         dqn.ReplayBuffer(capacity=1e5, obs_size=4)
+    negative = batch.actions.clamp(0, 1).index_fill(0, torch.tensor([3]), -1)
+    with pytest.raises(ValueError, match=r"actions must lie in \[0, 2\) \(n_actions\), got .* -1 to 1"):
+        dqn.dqn_loss(online, target, batch._replace(actions=negative), 0.99)
     too_big = batch.actions.clamp(0, 1).index_fill(0, torch.tensor([3]), 2)  # n_actions is 2
     with pytest.raises(ValueError, match=r"actions must lie in \[0, 2\) \(n_actions\), got .* 0 to 2"):
         dqn.dqn_loss(online, target, batch._replace(actions=too_big), 0.99)

@@ -79,6 +79,11 @@ def test_mlp_uses_the_configured_activation_and_dropout():
     assert not torch.equal(dropped(x), dropped(x))  # dropout draws a new mask each call
     dropped.eval()
     assert torch.equal(dropped(x), dropped(x))
+    sigmoid = MLP(MLPConfig(hidden_sizes=(64,), activation="sigmoid", dropout=0.5)).train()
+    seen = []
+    sigmoid.net[-1].register_forward_pre_hook(lambda module, inputs: seen.append(inputs[0]))
+    sigmoid(x)
+    assert (seen[0] == 0).float().mean() > 0.3  # a sigmoid is never 0: the zeros are dropout after it
     no_dropout = MLP(MLPConfig(dropout=0.0)).train()
     assert torch.equal(no_dropout(x), no_dropout(x))  # dropout 0 adds no randomness in training
 
@@ -186,6 +191,11 @@ def test_cnn_config_validation():
         CNNConfig(channels=(4, 4, 4, 4, 4))
     with pytest.raises(ValueError, match="channels must be a non-empty"):
         CNNConfig(channels=())
+    with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\)"):
+        CNNConfig(dropout=1.0)
+    wide = CNN(CNNConfig(kernel_size=5, channels=(4, 8), hidden=8)).eval()  # "same" padding for any odd size
+    x = torch.randn(2, 1, 28, 28)
+    assert [m.shape[-2:] for m in wide.features(x)] == [(14, 14), (7, 7)] and wide(x).shape == (2, 10)
     tiny = CNN(CNNConfig(image_size=4, channels=(2, 2), hidden=4))  # exactly 2**2: the smallest that fits
     assert tiny(torch.randn(3, 1, 4, 4)).shape == (3, 10)
 
@@ -210,6 +220,13 @@ def test_discriminator_outputs_one_logit_per_image():
     disc = Discriminator(TINY_GAN)
     logits = disc(torch.rand(6, 1, 28, 28) * 2 - 1)
     assert logits.shape == (6,) and logits.dtype == torch.float32
+    assert disc.eval()(torch.rand(1, 1, 28, 28)).shape == (1,)  # a batch of one is still a batch
+
+
+def test_dcgan_makes_and_judges_colour_images():
+    config = DCGANConfig(latent_size=8, width=8, channels=3)
+    images = Generator(config)(torch.randn(2, 8))
+    assert images.shape == (2, 3, 28, 28) and Discriminator(config)(images).shape == (2,)
 
 
 def test_dcgan_default_parameter_counts():
