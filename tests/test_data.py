@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import struct
+import unicodedata
 import zipfile
 from pathlib import Path
 
@@ -101,6 +102,20 @@ def test_download_falls_back_to_a_mirror(no_local_data, file_server):
     assert data.fetch(entry).read_bytes() == content
 
 
+def test_mirrors_are_tried_in_their_order(no_local_data, monkeypatch):
+    asked = []
+    monkeypatch.setattr(data.resolve, "_get", lambda url, label: asked.append(url) or b"ok")
+    entry = entry_for(b"ok", "http://first.example/f.txt")
+    data.fetch(dataclasses.replace(entry, urls=("http://first.example/f.txt", "http://second.example/f.txt")))
+    assert asked == ["http://first.example/f.txt"]  # the canonical URL first; a mirror only if it fails
+
+
+def test_downloads_go_to_xdg_cache_home_when_kbook_cache_is_unset(tmp_path, monkeypatch):
+    monkeypatch.delenv("KBOOK_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert data.cache_dir() == tmp_path / "xdg" / "kbook"
+
+
 def test_one_wrong_mirror_and_one_missing_is_not_found_not_a_checksum_error(no_local_data, file_server):
     root, base = file_server
     (root / "file.txt").write_bytes(b"someone else's file")
@@ -178,8 +193,9 @@ def test_offline_error_names_dataset_places_and_fix(no_local_data, tmp_path):
     assert "set KBOOK_DATA" in message and "connect to the internet" in message
 
 
-def test_kbook_offline_disables_downloads(no_local_data, monkeypatch):
-    monkeypatch.setenv("KBOOK_OFFLINE", "1")
+@pytest.mark.parametrize("value", ["1", "true", "yes", " Yes "])
+def test_kbook_offline_disables_downloads(no_local_data, monkeypatch, value):
+    monkeypatch.setenv("KBOOK_OFFLINE", value)
     with pytest.raises(DatasetNotFoundError, match="Downloading is off"):
         data.fetch(NAMES)
 
@@ -353,6 +369,8 @@ def test_eng_fra_pairs_are_normalised():
     assert len(pairs) == 142787
     assert pairs[0] == ("Go.", "Va !")
     assert not any("\u202f" in fr or "\u00a0" in fr for _, fr in pairs)
+    assert ("I'm sorry.", "Je suis d\u00e9sol\u00e9.") in pairs  # an accent is one character (NFC)
+    assert all(unicodedata.is_normalized("NFC", en + fr) for en, fr in pairs)
 
 
 @pytest.mark.parametrize("name", data.IMAGES)

@@ -98,10 +98,21 @@ def test_logits_version_stays_finite_where_probabilities_fail():
     assert losses.binary_cross_entropy(torch.sigmoid(z), y).item() == pytest.approx(100.0)
 
 
+def test_log_is_floored_at_minus_100_for_tiny_positive_probabilities_too():
+    p = torch.tensor([1e-60, 1 - 1e-16], dtype=torch.float64)  # log(1e-60) = -138; 1 - p is 1.1e-16
+    y = torch.tensor([1.0, 0.0], dtype=torch.float64)
+    ours = losses.binary_cross_entropy(p, y, "none")
+    torch.testing.assert_close(ours, F.binary_cross_entropy(p, y, reduction="none"))
+    assert ours[0].item() == 100.0
+
+
 def test_categorical_cross_entropy_matches_soft_target_cross_entropy():
     logits, target_logits = rand(4, 5), rand(4, 5, seed=3)
     q, p = logits.softmax(dim=1), target_logits.softmax(dim=1)
     torch.testing.assert_close(losses.categorical_cross_entropy(q, p),
+                               F.cross_entropy(logits, p, reduction="none"))
+    # the distributions may lie along another dimension: here down the columns
+    torch.testing.assert_close(losses.categorical_cross_entropy(q.T, p.T, dim=0),
                                F.cross_entropy(logits, p, reduction="none"))
 
 

@@ -12,6 +12,7 @@ from torch import nn
 
 import kbook
 from kbook import checkpoint
+from kbook.atomic import atomic_write
 from kbook.checkpoint import CheckpointError
 from kbook.models.dqn import ReplayBuffer
 
@@ -378,6 +379,35 @@ def test_compile_true_trains_the_compiled_module(monkeypatch):
     kbook.fit(model, torch.optim.SGD(model.parameters(), lr=0.1), batch,
               lambda m, b: seen.append(m) or loss(m, b), 2, compile=True, device="cpu", progress=False)
     assert wrapped == [model] and all(m is not model for m in seen)
+
+
+def test_atomic_write_syncs_every_byte_before_the_rename(tmp_path, monkeypatch):
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(os, "fsync", lambda fd: events.append(("fsync", os.fstat(fd).st_size))
+                        or real_fsync(fd))
+    monkeypatch.setattr(os, "replace", lambda a, b: events.append(("replace", os.stat(a).st_size))
+                        or real_replace(a, b))
+    with atomic_write(tmp_path / "file.bin") as f:
+        f.write(b"x" * 100)  # a plain write stays in Python's buffer until flushed
+    assert events == [("fsync", 100), ("replace", 100)]
+
+
+def test_checkpoint_load_honours_map_location(tmp_path):
+    path = checkpoint.save(tmp_path / "ckpt.pt", {"x": torch.arange(3)})
+    assert checkpoint.load(path, map_location="meta")["x"].is_meta
+
+
+def test_fit_trains_a_model_left_in_eval_mode_in_training_mode():
+    model = make_model(0).eval()  # as a demo or an evaluation might leave it
+    modes = []
+
+    def loss_fn(m, batch):
+        modes.append(m.training)
+        return mse(m, batch)
+    kbook.fit(model, torch.optim.SGD(model.parameters(), lr=0.01), get_batch, loss_fn, 3, device="cpu",
+              progress=False)
+    assert modes == [True] * 3  # dropout is on while it trains
 
 
 def test_checkpoints_go_into_new_folders_and_are_synced_in_place(tmp_path, monkeypatch):
