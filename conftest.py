@@ -9,6 +9,7 @@ talk over Unix sockets instead, each under its own path, so there is no port to 
 
 from __future__ import annotations
 
+import os
 import tempfile
 import uuid
 from pathlib import Path
@@ -34,13 +35,14 @@ class UnixSocketKernelManager(KernelManager):
         return str(Path(tempfile.gettempdir()) / f"kbook-kernel-{uuid.uuid4().hex[:12]}")
 
 
-nbval.kernel.KernelManager = UnixSocketKernelManager  # the manager nbval starts each notebook's kernel with
+KernelManagerForTests = UnixSocketKernelManager if os.name == "posix" else KernelManager  # Windows: TCP
+nbval.kernel.KernelManager = KernelManagerForTests  # the manager nbval starts each notebook's kernel with
 
 
 @pytest.fixture
-def notebook_kernel() -> UnixSocketKernelManager:
+def notebook_kernel() -> KernelManager:
     """A manager for a kernel of this environment, as nbval starts one (not yet started)."""
-    return UnixSocketKernelManager(
+    return KernelManagerForTests(
         kernel_name=nbval.kernel.CURRENT_ENV_KERNEL_NAME,
         kernel_spec_manager=nbval.kernel.NbvalKernelspecManager(),
     )

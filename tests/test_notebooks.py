@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 from pathlib import Path
 
@@ -124,6 +125,7 @@ def test_solutions_run_after_the_notebook(path, monkeypatch, notebook_kernel):
     NotebookClient(nb, km=notebook_kernel, timeout=600, resources=resources).execute()
 
 
+@pytest.mark.skipif(os.name != "posix", reason="Unix sockets: Windows kernels keep to TCP")
 def test_nbval_kernels_talk_over_unix_sockets(tmp_path):
     """Kernels started at once cannot collide on a TCP port (see conftest.py): nbval's use Unix
     sockets, and one started in another folder, as nbval starts one in its notebook's, answers."""
