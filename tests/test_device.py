@@ -102,6 +102,24 @@ def test_seed_everything_repeats_all_generators():
     assert draw() == first
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2**16 + 1, 2**40 + 5])
+def test_seed_everything_seeds_each_generator_with_the_seed_itself(seed):
+    kbook.seed_everything(seed)
+    drawn = random.random(), np.random.rand(), torch.rand(1).item()
+    assert drawn == (random.Random(seed).random(), np.random.RandomState(seed % 2**32).rand(),
+                     torch.rand(1, generator=torch.Generator().manual_seed(seed)).item())
+
+
+def test_no_bf16_and_no_error_on_a_machine_without_cuda(monkeypatch):
+    def no_driver(*args, **kwargs):
+        raise RuntimeError("Found no NVIDIA driver on your system")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", no_driver)
+    assert kbook.bf16_supported("cuda") is False
+    with kbook.autocast("cuda"):  # a notebook written for a GPU still runs
+        pass
+
+
 def test_seed_must_be_a_non_negative_int():
     with pytest.raises(ValueError, match="non-negative int"):
         kbook.seed_everything(-1)

@@ -79,10 +79,17 @@ def test_reported_wording_and_flag_must_agree():
         Event("2020", "ideas", "x", "Reported: something.", "k")
 
 
-@pytest.mark.parametrize("when", ["2015-13", "2015-02-30", "15", "2015/05/21", "May 2015"])
+@pytest.mark.parametrize("when", ["2015-13", "2015-02-30", "15", "2015/05/21", "May 2015", "2015-5",
+                                  "2015-05-1", "2015-1-01"])
 def test_bad_dates_are_refused(when):
     with pytest.raises(ValueError, match="when="):
         Event(when, "ideas", "x", "x", "k")
+
+
+@pytest.mark.parametrize("label,text", [(" ", "x"), ("x", "  ")])
+def test_blank_label_or_text_is_refused(label, text):
+    with pytest.raises(ValueError, match="must not be empty"):
+        Event("2020", "ideas", label, text, "k")
 
 
 def test_bad_kind_and_missing_source_are_refused():

@@ -28,6 +28,18 @@ def test_image_grid_lays_out_every_image(shape):
     plt.close(fig)
 
 
+def test_image_grid_shows_each_image_the_right_way_up_under_its_own_title():
+    colour = torch.arange(48.0).reshape(2, 3, 2, 4) / 48  # 2 high, 4 wide: a transpose would show
+    fig = kbook.plot.image_grid(colour, ncols=3, titles=["first", "second"])
+    for k in range(2):
+        np.testing.assert_allclose(fig.axes[k].images[0].get_array(), colour[k].permute(1, 2, 0).numpy())
+    assert [ax.get_title() for ax in fig.axes] == ["first", "second", ""]
+    grey = torch.arange(8.0).reshape(1, 1, 2, 4)  # (N, 1, H, W), as an MNIST batch comes
+    np.testing.assert_allclose(kbook.plot.image_grid(grey, ncols=1).axes[0].images[0].get_array(),
+                               grey[0, 0].numpy())
+    plt.close("all")
+
+
 def test_image_grid_shows_a_faint_image_faint_with_a_fixed_range():
     faint = torch.full((1, 4, 4), -0.2)
     faint[0, 0, 0] = 0.2
@@ -116,6 +128,10 @@ def test_two_moons_lie_on_their_arcs_and_are_shuffled():
     torch.testing.assert_close((lower - centre).norm(dim=1), torch.ones(len(lower)))
     assert (lower[:, 1] <= 0.5 + 1e-6).all()
     assert 0 < (y[1:] != y[:-1]).sum() and not torch.equal(y, y.sort().values)  # classes interleaved
+    many, y_many = kbook.toy.two_moons(2000, noise=0.0, seed=1)  # each moon is a whole half circle
+    upper, lower = many[y_many == 0], many[y_many == 1]
+    assert upper[:, 0].min() < -0.99 and upper[:, 0].max() > 0.99 and upper[:, 1].max() > 0.99
+    assert lower[:, 0].min() < 0.01 and lower[:, 0].max() > 1.99 and lower[:, 1].min() < -0.49
     noisy, y_noisy = kbook.toy.two_moons(400, noise=0.2, seed=1)
     off = (noisy[y_noisy == 0].norm(dim=1) - 1).abs().mean()
     assert 0.05 < off < 0.3  # noise moves points off the arc, by about its size
