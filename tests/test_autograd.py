@@ -31,6 +31,7 @@ def test_the_checker_catches_a_wrong_local_derivative(monkeypatch):
     monkeypatch.setattr(Value, "tanh", wrong_tanh)
     out_err, grad_err = compare_gradients(program, [0.4, -0.7])
     assert out_err < 1e-12 and grad_err > 1e-2
+    assert compare_gradients([("tanh", (1,))], [0.4, -0.7])[1] > 1e-2  # it checks every input, not the first
 
 
 def test_the_checker_catches_a_wrong_forward_value(monkeypatch):

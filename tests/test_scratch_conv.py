@@ -111,6 +111,9 @@ def test_bad_input():
         conv.conv2d(x, w, stride=0)
     with pytest.raises(ValueError, match="padding must be"):
         conv.conv_output_size(8, 3, padding=-1)
+    for kernel, padding in (((3, 2), (1, 2)), ((2, 3), (2, 1))):  # too much padding on one axis only
+        with pytest.raises(ValueError, match="at most half"):
+            conv.max_pool2d(x, kernel, padding=padding)
     with pytest.raises(ValueError, match="at most half"):
         conv.max_pool2d(x, 2, padding=2)
 

@@ -100,11 +100,12 @@ def test_adam_first_step_has_size_lr():
 
 def test_inputs_are_not_modified():
     p, g, v = torch.ones(3), torch.ones(3), torch.ones(3)
+    sgd_step(p, g, lr=0.1)
     momentum_step(p, g, v, lr=0.1)
-    state = adam_init(p)
+    state = AdamState(3, torch.full((3,), 0.2), torch.full((3,), 0.3))
     adam_step(p, g, state)
     assert torch.equal(p, torch.ones(3)) and torch.equal(v, torch.ones(3))
-    assert torch.equal(state.m, torch.zeros(3))
+    assert torch.equal(state.m, torch.full((3,), 0.2)) and torch.equal(state.v, torch.full((3,), 0.3))
 
 
 def test_learning_rate_threshold_of_gradient_descent_on_least_squares():
@@ -154,5 +155,7 @@ def test_bad_inputs_raise_clear_errors():
         momentum_step(p, p, p, lr=0.1, momentum=-0.5)
     with pytest.raises(ValueError, match=r"betas in \[0, 1\)"):
         adam_step(p, p, adam_init(p), betas=(0.9, 1.0))
+    with pytest.raises(ValueError, match="eps must be >= 0"):
+        adam_step(p, p, adam_init(p), eps=-1e-8)
     with pytest.raises(ValueError, match="start from adam_init"):
         adam_step(p, p, adam_init(torch.zeros(3)))

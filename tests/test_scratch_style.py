@@ -99,6 +99,8 @@ def test_bad_inputs_raise_clear_errors():
         style.gram_matrix(torch.zeros(3, 4, 5, dtype=torch.long))
     with pytest.raises(ValueError, match="one target Gram and one weight per layer"):
         style.style_loss([f], [style.gram_matrix(f)], [0.5, 0.5])
+    with pytest.raises(ValueError, match="one target Gram and one weight per layer"):
+        style.style_loss([], [], [])  # no layer: no style term at all
     with pytest.raises(ValueError, match="non-negative"):
         style.total_loss(1.0, 1.0, alpha=-1.0, beta=1.0)
 
