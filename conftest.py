@@ -12,12 +12,15 @@ from __future__ import annotations
 import os
 import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import nbval.kernel
 import pytest
 from jupyter_client.manager import KernelManager
 from traitlets import default
+
+pytest_plugins = ["pytester"]  # tests/test_notebooks.py runs this file in a pytest of its own
 
 
 class UnixSocketKernelManager(KernelManager):
@@ -40,9 +43,17 @@ nbval.kernel.KernelManager = KernelManagerForTests  # the manager nbval starts e
 
 
 @pytest.fixture
-def notebook_kernel() -> KernelManager:
-    """A manager for a kernel of this environment, as nbval starts one (not yet started)."""
-    return KernelManagerForTests(
+def notebook_kernel() -> Iterator[KernelManager]:
+    """A manager for a kernel of this environment, as nbval starts one (not yet started).
+
+    The kernel is shut down when the test ends. nbclient leaves a kernel it was handed running
+    (until the worker exits), so without this every test that uses the fixture would keep an idle
+    kernel, with PyTorch loaded, for the rest of the run, and leave its sockets behind.
+    """
+    km = KernelManagerForTests(
         kernel_name=nbval.kernel.CURRENT_ENV_KERNEL_NAME,
         kernel_spec_manager=nbval.kernel.NbvalKernelspecManager(),
     )
+    yield km
+    if km.has_kernel:
+        km.shutdown_kernel(now=True)  # also removes the socket files

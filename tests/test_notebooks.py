@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+import shutil
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -137,3 +139,32 @@ def test_nbval_kernels_talk_over_unix_sockets(tmp_path):
         assert reply["content"]["user_expressions"]["cwd"]["data"]["text/plain"] == repr(str(tmp_path))
     finally:
         kernel.stop()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="Unix sockets: Windows kernels keep to TCP")
+def test_notebook_kernel_is_shut_down_when_its_test_ends(pytester, monkeypatch):
+    """A test that runs a notebook on the `notebook_kernel` fixture leaves no kernel running and
+    no socket behind: an idle kernel per test would hold PyTorch in memory for the rest of the run."""
+    sockets = Path(tempfile.mkdtemp(prefix="kb"))  # short: a Unix socket's path has at most ~100 bytes
+    monkeypatch.setenv("TMPDIR", str(sockets))
+    pytester.makeconftest((ROOT / "conftest.py").read_text())
+    pytester.makepyfile(
+        """
+        import nbformat
+        from nbclient import NotebookClient
+
+        def test_run_a_notebook(notebook_kernel):
+            nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import os; os.getpid()")])
+            NotebookClient(nb, km=notebook_kernel, timeout=60).execute()
+            print("KERNEL PID", nb.cells[0].outputs[0]["data"]["text/plain"])
+        """
+    )
+    try:
+        result = pytester.runpytest_subprocess("-s", "-p", "no:cacheprovider")
+        result.assert_outcomes(passed=1)
+        pid = int(re.search(r"KERNEL PID (\d+)", result.stdout.str()).group(1))
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+        assert not list(sockets.iterdir()), f"sockets left behind: {sorted(sockets.iterdir())}"
+    finally:
+        shutil.rmtree(sockets)
