@@ -169,27 +169,3 @@ def test_notebook_kernel_is_shut_down_when_its_test_ends(pytester, monkeypatch):
     finally:
         shutil.rmtree(sockets)
 
-
-LISTING = re.compile(r"```\{literalinclude\} (\S+)\n((?::[^\n]*\n)*)```")
-SHOW_HEADER = "# the listing above, for Jupyter and Colab (the book shows it in the text)\n"
-
-
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_every_listing_is_shown_in_jupyter_too(path):
-    """A literalinclude renders only in the book: Jupyter and Colab show its file path. So each
-    Markdown cell with listings is followed by one code cell per listing, removed from the book,
-    that shows the same code with kbook.show_source."""
-    cells = nbformat.read(path, as_version=4).cells
-    for i, cell in enumerate(cells):
-        if cell.cell_type != "markdown":
-            continue
-        wanted = []
-        for m in LISTING.finditer(cell.source):
-            pyobject = dict(re.findall(r":(\S+): *(.*)", m.group(2))).get("pyobject")
-            args = f'"{m.group(1)}", "{pyobject}"' if pyobject else f'"{m.group(1)}"'
-            wanted.append(f"{SHOW_HEADER}kbook.show_source({args})")
-        following = cells[i + 1 : i + 1 + len(wanted)]
-        got = [c.source for c in following
-               if c.cell_type == "code" and "remove-cell" in c.metadata.get("tags", [])]
-        assert got == wanted, (f"{path.name}, cell {i}: put these code cells, tagged remove-cell, right "
-                               f"after it: {wanted}")

@@ -12,22 +12,26 @@ from IPython.display import Markdown
 from sphinx.directives.code import LiteralIncludeReader
 
 import kbook
-from kbook.models.gpt import GPT
 from kbook.source import module_name, show_source, source
 
 ROOT = Path(__file__).resolve().parent.parent
 LISTING = re.compile(r"```\{literalinclude\} (\S+)\n((?::[^\n]*\n)*)```")
 
 
+NOTEBOOKS = sorted((ROOT / "notebooks").rglob("*.ipynb"))
+SHOW_HEADER = "# the listing above, for Jupyter and Colab (the book shows it in the text)\n"
+
+
+def directives(markdown: str) -> list[tuple[str, dict[str, str]]]:
+    """The literalinclude directives of a Markdown cell: (path as written, options)."""
+    return [(m.group(1), dict(re.findall(r":(\S+): *(.*)", m.group(2)))) for m in LISTING.finditer(markdown)]
+
+
 def listings() -> list[tuple[Path, str, dict[str, str]]]:
     """Every literalinclude of every notebook: (notebook, path as written, options)."""
-    found = []
-    for notebook in sorted((ROOT / "notebooks").rglob("*.ipynb")):
-        for cell in nbformat.read(notebook, as_version=4).cells:
-            if cell.cell_type == "markdown":
-                for m in LISTING.finditer(cell.source):
-                    found.append((notebook, m.group(1), dict(re.findall(r":(\S+): *(.*)", m.group(2)))))
-    return found
+    return [(notebook, path, options) for notebook in NOTEBOOKS
+            for cell in nbformat.read(notebook, as_version=4).cells if cell.cell_type == "markdown"
+            for path, options in directives(cell.source)]
 
 
 @pytest.mark.parametrize(("path", "expected"), [
@@ -56,7 +60,6 @@ def test_a_method_is_dedented_and_a_module_is_whole():
     assert "def generate(" not in method
     engine = ROOT / "src" / "kbook" / "scalar" / "engine.py"
     assert source("../../src/kbook/scalar/engine.py") == engine.read_text(encoding="utf-8").rstrip("\n")
-    assert GPT.forward.__name__ in method
 
 
 def test_show_source_is_a_python_code_block_in_a_notebook():
@@ -79,3 +82,24 @@ def test_jupyter_shows_the_code_the_book_shows(notebook, path, options):
 
     text, _ = LiteralIncludeReader(str((notebook.parent / path).resolve()), options, Config()).read()
     assert source(path, options.get("pyobject")) == textwrap.dedent(text).rstrip("\n")
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_listing_is_shown_in_jupyter_too(notebook):
+    """A literalinclude renders only in the book: Jupyter and Colab show its file path. So each
+    Markdown cell with listings is followed by one code cell per listing, removed from the book,
+    that shows the same code with kbook.show_source."""
+    cells = nbformat.read(notebook, as_version=4).cells
+    for i, cell in enumerate(cells):
+        if cell.cell_type != "markdown":
+            continue
+        wanted = []
+        for path, options in directives(cell.source):
+            pyobject = options.get("pyobject")
+            args = f'"{path}", "{pyobject}"' if pyobject else f'"{path}"'
+            wanted.append(f"{SHOW_HEADER}kbook.show_source({args})")
+        following = cells[i + 1 : i + 1 + len(wanted)]
+        got = [c.source for c in following
+               if c.cell_type == "code" and "remove-cell" in c.metadata.get("tags", [])]
+        assert got == wanted, (f"{notebook.name}, cell {i}: put these code cells, tagged remove-cell, right "
+                               f"after it: {wanted}")
