@@ -146,7 +146,7 @@ def fit(
         saving = checkpoint_path is not None and (
             done == steps or (checkpoint_every and done % checkpoint_every == 0))
         if evaluating or saving or done == steps or done % LOSS_COPY_EVERY == 0:
-            losses = torch.stack(pending).double().tolist()
+            losses = torch.stack(pending).cpu().double().tolist()  # float64 on the CPU: MPS has none
             _stop_if_not_finite(losses, first_step=done - len(losses) + 1, checkpoint_path=checkpoint_path)
             history.loss.extend(losses)
             pending.clear()
