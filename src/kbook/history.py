@@ -262,7 +262,7 @@ def missing_sources(items: list | tuple, bib_paths: list[Path] | tuple[Path, ...
 
 def find_bib_files(start: Path | None = None) -> list[Path] | None:
     """The book's bibliography file (book/references.bib), found by walking up from
-    ``start`` (default: the working directory); None when no enclosing folder has them, as on Colab."""
+    ``start`` (default: the working directory); None when no enclosing folder has it, as on Colab."""
     here = Path(start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
         main = folder / "book" / "references.bib"
