@@ -21,7 +21,7 @@ RUN = re.compile(r"\b(?:passed|passes|ran|trained|run on|measured)\b")
 
 def claims_a_gpu_run(text: str) -> bool:
     """Whether a sentence of ``text`` names a GPU together with a run, a result or a pass."""
-    sentences = re.split(r"(?<=[.;:])\s", " ".join(text.split()))
+    sentences = re.split(r"(?<=[.;:])\s|(?<=[.;:][\"'”])\s", " ".join(text.split()))  # a quote may close one
     return any(GPU.search(s) and RUN.search(s) for s in sentences)
 
 
@@ -60,3 +60,10 @@ def test_the_numbers_in_the_record_are_those_the_runs_printed():
         _, wall_time, results, _ = (cell.strip() for cell in row.strip("|").split("|"))
         for number in re.findall(r"\d+\.\d+(?:e[+-]\d+)?%?", f"{wall_time} {results}"):
             assert number in printed, f"{number} is in the record's row {row[:40]!r} but not in the output"
+
+
+def test_a_gpu_claim_is_found_within_a_sentence_only():
+    assert claims_a_gpu_run("On an H100 the Check passed.")
+    assert claims_a_gpu_run('It said "fine" when it ran on a GPU.')
+    assert not claims_a_gpu_run('The last cell prints "Check passed." A GPU is optional.')
+    assert not claims_a_gpu_run("The Check passed. A GPU is optional.")
