@@ -280,6 +280,16 @@ def test_rng_state_round_trips_through_a_checkpoint(tmp_path):
     assert (random.random(), float(np.random.rand()), torch.rand(2).tolist()) == first
 
 
+def test_rng_state_from_more_gpus_restores_the_gpus_there_are(monkeypatch):
+    state = {**checkpoint.rng_state(), "cuda": ["gpu0", "gpu1"], "mps": None}  # saved on two GPUs
+    restored = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "set_rng_state", lambda state, device: restored.append((state, device)))
+    checkpoint.set_rng_state(state)
+    assert restored == [("gpu0", 0)]
+
+
 def test_missing_checkpoint_and_bad_steps(tmp_path):
     with pytest.raises(FileNotFoundError, match="no checkpoint"):
         checkpoint.load(tmp_path / "nothing.pt")

@@ -59,6 +59,8 @@ def set_rng_state(state: dict[str, Any]) -> None:
     np.random.set_state((kind, key.numpy().astype(np.uint32), pos, has_gauss, gauss))
     torch.set_rng_state(state["torch"])
     if state["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        # a run saved with more GPUs than this machine has restores the ones it has
+        for index, gpu_state in enumerate(state["cuda"][:torch.cuda.device_count()]):
+            torch.cuda.set_rng_state(gpu_state, index)
     if state.get("mps") is not None and torch.backends.mps.is_available():  # older checkpoints lack it
         torch.mps.set_rng_state(state["mps"])
