@@ -14,6 +14,8 @@ import torch
 
 from .engine import Value
 
+Program = Sequence[tuple[str, tuple[int, ...]]]  # steps (operation, indices of earlier values)
+
 UNARY = ("tanh", "sigmoid", "relu", "exp_tanh", "square", "cube", "log1p_sq", "neg")
 BINARY = ("add", "mul", "sub", "div_safe")
 
@@ -62,7 +64,7 @@ def random_program(n_inputs: int, n_steps: int, seed: int) -> list[tuple[str, tu
     return program
 
 
-def run(program: Sequence[tuple[str, tuple[int, ...]]], inputs: Sequence):
+def run(program: Program, inputs: Sequence[Value] | Sequence[torch.Tensor]) -> Value | torch.Tensor:
     """Evaluate ``program`` on ``inputs`` (Values or tensors); return the sum of all results."""
     torch_mode = isinstance(inputs[0], torch.Tensor)
     values = list(inputs)
@@ -78,7 +80,7 @@ def _rel(a: float, b: float) -> float:
     return abs(a - b) / max(1.0, abs(b))
 
 
-def compare_gradients(program, xs: Sequence[float]) -> tuple[float, float]:
+def compare_gradients(program: Program, xs: Sequence[float]) -> tuple[float, float]:
     """Engine vs ``torch.autograd`` (float64): the error of the output and the largest error of
     the input gradients, each as ``|ours - torch| / max(1, |torch|)``."""
     vals = [Value(x) for x in xs]
