@@ -99,17 +99,16 @@ def skipgram_pairs(token_ids: Tensor, window: int) -> Tensor:
 
 
 class UnigramSampler:
-    """Draws noise words with probability ``count^power / sum(count^power)`` (power 3/4 in the paper)."""
+    """Draws noise words with probability ``count^power / sum(count^power)`` (power 3/4 in the paper).
+
+    It draws on the CPU whatever device ``counts`` is on, so a seeded generator gives the same words
+    on every machine; move the drawn ids to the model's device (``kbook.fit`` does).
+    """
 
     def __init__(self, counts: Tensor, power: float = 0.75):
         _check_counts(counts)
-        weights = counts.detach().cpu().double() ** power  # on the CPU; .to(device) moves the result
+        weights = counts.detach().cpu().double() ** power  # float64 on the CPU: MPS has no float64
         self.probs = (weights / weights.sum()).float()
-
-    def to(self, device: torch.device | str) -> UnigramSampler:
-        """Move the distribution to ``device`` so that samples are drawn there; returns self."""
-        self.probs = self.probs.to(device)
-        return self
 
     def sample(self, batch: int, k: int, generator: torch.Generator | None = None) -> Tensor:
         """``k`` noise word ids for each of ``batch`` pairs, shape (batch, k), drawn with replacement."""
